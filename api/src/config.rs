@@ -1,0 +1,87 @@
+//! Configuration: every setting is a flag with an environment variable behind it.
+//! Touches nothing but the process arguments and environment.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+
+/// pg_slo: batch-job SLO tracking inside PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "pg-slo", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format: human-readable text, or one JSON object per line.
+    #[arg(long, env = "PG_SLO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (POST /v1/job-status, /healthz, /readyz).
+    Serve(ServeConfig),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings of `pg-slo serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// PostgreSQL connection string (key=value or postgres:// URL) of a database with `CREATE EXTENSION pg_slo`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "PG_SLO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Largest number of database connections this instance opens.
+    #[arg(long, env = "PG_SLO_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub pool_size: u16,
+
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    #[arg(long, env = "PG_SLO_BODY_LIMIT", default_value_t = 2 * 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// Seconds a request waits for a database connection before it gets 503.
+    #[arg(long, env = "PG_SLO_DB_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_timeout_secs: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_takes_its_settings_from_flags() {
+        let cli = Cli::try_parse_from([
+            "pg-slo",
+            "--log-format",
+            "json",
+            "serve",
+            "--database-url",
+            "host=localhost",
+            "--listen",
+            "0.0.0.0:9000",
+            "--pool-size",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(cli.log_format, LogFormat::Json);
+        let Command::Serve(cfg) = cli.command;
+        assert_eq!(cfg.database_url, "host=localhost");
+        assert_eq!(cfg.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(cfg.pool_size, 4);
+        assert_eq!(cfg.body_limit, 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn a_pool_of_zero_connections_is_refused() {
+        let err = Cli::try_parse_from(["pg-slo", "serve", "--database-url", "x", "--pool-size", "0"]);
+        assert!(err.is_err());
+    }
+}

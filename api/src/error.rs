@@ -1,0 +1,203 @@
+//! The one error type of the HTTP boundary, [`ApiError`], rendered as RFC 9457 problem+json.
+//!
+//! Which error to use where: handlers and the store return `ApiError`; each variant documents
+//! its HTTP status. Database error text never reaches a client: a 5xx carries only a generic
+//! sentence, and its cause travels in a response extension ([`ErrorCause`]) to the request
+//! middleware, which logs it once. Rendering has no side effects.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use slo_core::Violation;
+use std::sync::Arc;
+
+/// Seconds a client is asked to wait before retrying when the database is unavailable.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not well-formed JSON.
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// 413: the body is larger than the configured limit.
+    #[error("request body larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    /// 415: a body that is declared as something other than JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 422: well-formed JSON that breaks the rules; every problem listed.
+    #[error("{} rule violation(s)", violations.len())]
+    Invalid {
+        is_batch: bool,
+        violations: Vec<Violation>,
+    },
+    /// 503 with `Retry-After`: the database cannot be reached or is shutting down. Nothing was stored.
+    #[error("database unavailable: {0:#}")]
+    DatabaseUnavailable(anyhow::Error),
+    /// 500: anything else; the cause is logged, never returned.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+/// The cause of a 5xx, for the request middleware to log once.
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub Arc<str>);
+
+/// One problem in a 422 body.
+#[derive(Debug, Serialize)]
+struct ProblemItem<'a> {
+    index: Option<usize>,
+    field: Option<&'a str>,
+    pointer: String,
+    rule: &'static str,
+    message: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<ProblemItem<'a>>>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (kind, title, detail, errors) = match &self {
+            ApiError::MalformedJson(msg) => (
+                "urn:pg-slo:problem:malformed-json",
+                "Malformed JSON",
+                format!("The body is not well-formed JSON: {msg}"),
+                None,
+            ),
+            ApiError::BodyTooLarge { limit } => (
+                "urn:pg-slo:problem:body-too-large",
+                "Body too large",
+                format!("The body exceeds the limit of {limit} bytes; send smaller batches."),
+                None,
+            ),
+            ApiError::UnsupportedMediaType => (
+                "urn:pg-slo:problem:unsupported-media-type",
+                "Unsupported media type",
+                "Send the body as application/json.".to_owned(),
+                None,
+            ),
+            ApiError::Invalid {
+                is_batch,
+                violations,
+            } => {
+                let items = violations
+                    .iter()
+                    .map(|v| ProblemItem {
+                        index: v.index,
+                        field: v.field.as_deref(),
+                        pointer: v.pointer(*is_batch),
+                        rule: v.rule.code(),
+                        message: &v.message,
+                    })
+                    .collect();
+                let n = violations.len();
+                (
+                    "urn:pg-slo:problem:invalid-job-status",
+                    "Invalid job status",
+                    format!(
+                        "{n} problem{} found; nothing was stored.",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                    Some(items),
+                )
+            }
+            ApiError::DatabaseUnavailable(_) => (
+                "urn:pg-slo:problem:database-unavailable",
+                "Database unavailable",
+                format!("Nothing was stored. Retry after {RETRY_AFTER_SECS} seconds."),
+                None,
+            ),
+            ApiError::Internal(_) => (
+                "urn:pg-slo:problem:internal",
+                "Internal error",
+                "Nothing was stored. The error is logged with this response's x-request-id.".to_owned(),
+                None,
+            ),
+        };
+        let body = Problem {
+            kind,
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (status, json).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let ApiError::DatabaseUnavailable(_) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if status.is_server_error() {
+            response
+                .extensions_mut()
+                .insert(ErrorCause(self.to_string().into()));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slo_core::Rule;
+
+    async fn body_json(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_422_lists_each_violation_with_index_field_pointer_and_rule() {
+        let err = ApiError::Invalid {
+            is_batch: true,
+            violations: vec![Violation::field(2, "status", Rule::UnknownStatus, "bad")],
+        };
+        let response = err.into_response();
+        assert_eq!(response.status(), 422);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let json = body_json(response).await;
+        assert_eq!(json["status"], 422);
+        assert_eq!(json["errors"][0]["index"], 2);
+        assert_eq!(json["errors"][0]["field"], "status");
+        assert_eq!(json["errors"][0]["pointer"], "/2/status");
+        assert_eq!(json["errors"][0]["rule"], "unknown_status");
+    }
+
+    #[tokio::test]
+    async fn a_503_says_when_to_retry_and_hides_its_cause() {
+        let err = ApiError::DatabaseUnavailable(anyhow::anyhow!("connection refused to 10.1.2.3"));
+        let response = err.into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        assert!(response.extensions().get::<ErrorCause>().unwrap().0.contains("10.1.2.3"));
+        let json = body_json(response).await;
+        assert!(!json.to_string().contains("10.1.2.3"));
+    }
+}

@@ -1,0 +1,84 @@
+//! `POST /v1/job-status`: one event or a batch of up to 1000, all or nothing (CONTRACT section 7).
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::{self, InsertOutcome};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use chrono::Utc;
+
+/// Parses and validates the whole body (every problem listed), then stores it in one
+/// statement. Answers `201` only once the rows are committed.
+pub async fn post_job_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<InsertOutcome>), ApiError> {
+    require_json(&headers)?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::BodyTooLarge {
+                limit: state.body_limit,
+            }
+        } else {
+            ApiError::MalformedJson(rejection.body_text())
+        }
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let batch = slo_core::parse_events(&value, Utc::now()).map_err(|rejected| ApiError::Invalid {
+        is_batch: rejected.is_batch,
+        violations: rejected.violations,
+    })?;
+    let outcome = store::insert_events(&state.pool, &batch.events, None).await?;
+    tracing::info!(accepted = outcome.accepted, duplicates = outcome.duplicates, "job status stored");
+    Ok((StatusCode::CREATED, Json(outcome)))
+}
+
+/// A body declared as anything but JSON is refused; an undeclared one is read as JSON.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_type(t: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_str(t).unwrap());
+        h
+    }
+
+    #[test]
+    fn json_media_types_are_accepted_and_others_refused() {
+        assert!(require_json(&HeaderMap::new()).is_ok());
+        assert!(require_json(&with_type("application/json")).is_ok());
+        assert!(require_json(&with_type("Application/JSON; charset=utf-8")).is_ok());
+        assert!(require_json(&with_type("application/vnd.pg-slo+json")).is_ok());
+        assert!(matches!(
+            require_json(&with_type("application/x-www-form-urlencoded")),
+            Err(ApiError::UnsupportedMediaType)
+        ));
+        assert!(matches!(require_json(&with_type("text/plain")), Err(ApiError::UnsupportedMediaType)));
+    }
+}

@@ -1,0 +1,97 @@
+//! Builds the application: pool, router, listener. `main` is a few lines over this, and tests
+//! start the real application on port 0 and read back the port it bound.
+
+use crate::config::ServeConfig;
+use crate::observe::observe;
+use crate::routes::{health, job_status};
+use crate::store;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use deadpool_postgres::Pool;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub body_limit: usize,
+}
+
+/// The routes and their middleware.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/job-status", post(job_status::post_job_status))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(DefaultBodyLimit::max(state.body_limit))
+        .layer(axum::middleware::from_fn(observe))
+        .with_state(state)
+}
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pool: Pool,
+}
+
+impl Application {
+    /// Creates the pool (connecting lazily) and binds the listener.
+    pub async fn build(config: &ServeConfig) -> anyhow::Result<Self> {
+        let pool = store::build_pool(
+            &config.database_url,
+            usize::from(config.pool_size),
+            Duration::from_secs(config.db_timeout_secs.max(1)),
+        )?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let router = router(AppState {
+            pool: pool.clone(),
+            body_limit: config.body_limit,
+        });
+        Ok(Application { listener, router, pool })
+    }
+
+    /// The address actually bound (the port is real even when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, finishes the requests in
+    /// flight, and closes the pool.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "pg-slo API listening");
+        let result = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.pool.close();
+        tracing::info!("pg-slo API stopped");
+        result
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing requests in flight");
+}

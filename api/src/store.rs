@@ -1,0 +1,205 @@
+//! The database: the connection pool and the job-status repository.
+//!
+//! May touch PostgreSQL and nothing else. Writes only `slo.job_status` (the API is its one
+//! writer with the ingest adapters); reads `slo.application` and `slo.job` only to explain a
+//! refused batch. Each batch is one autocommitted statement: all or nothing, and committed
+//! before the caller sees success.
+
+use crate::error::ApiError;
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use slo_core::event::{ownership_violations, Ownership};
+use slo_core::JobStatusEvent;
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+use tracing::instrument;
+
+/// Builds the pool. Connections are made lazily, so the service starts (and answers `503`)
+/// while the database is down, and recovers by itself when it comes back.
+pub fn build_pool(database_url: &str, size: usize, timeout: Duration) -> anyhow::Result<Pool> {
+    let mut pg = tokio_postgres::Config::from_str(database_url).context("DATABASE_URL is not a valid connection string")?;
+    pg.application_name("pg-slo");
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(timeout);
+    }
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .context("building the connection pool")
+}
+
+/// What a stored batch reports: rows added, and events that were already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct InsertOutcome {
+    pub accepted: u64,
+    pub duplicates: u64,
+}
+
+/// Inserts the batch in one statement, sorted by the event key so that concurrent batches
+/// take their index locks in the same order (no deadlock between overlapping batches).
+const INSERT_EVENTS: &str = "\
+WITH ins AS (
+  INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id)
+  SELECT e.app_id, e.job_id, e.status, e.status_time, e.business_date, e.run_id, e.host_id, e.period_start, $9
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::text[], $7::text[], $8::time[])
+       AS e(app_id, job_id, status, status_time, business_date, run_id, host_id, period_start)
+  ORDER BY e.job_id, e.business_date, e.run_id, e.status, e.status_time
+  ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING
+  RETURNING 1)
+SELECT count(*) FROM ins";
+
+/// Stores a validated batch; returns how many rows were new.
+#[instrument(skip_all, fields(events = events.len()))]
+pub async fn insert_events(
+    pool: &Pool,
+    events: &[JobStatusEvent],
+    client_id: Option<&str>,
+) -> Result<InsertOutcome, ApiError> {
+    let client = pool.get().await.map_err(pool_error)?;
+    let n = events.len();
+    let mut app_id = Vec::with_capacity(n);
+    let mut job_id = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut status_time = Vec::with_capacity(n);
+    let mut business_date = Vec::with_capacity(n);
+    let mut run_id = Vec::with_capacity(n);
+    let mut host_id = Vec::with_capacity(n);
+    let mut period_start = Vec::with_capacity(n);
+    for e in events {
+        app_id.push(e.app_id().as_str());
+        job_id.push(e.job_id().as_str());
+        status.push(e.status().as_str());
+        status_time.push(e.status_time());
+        business_date.push(e.business_date());
+        run_id.push(e.run_id().as_str());
+        host_id.push(e.host_id().as_str());
+        period_start.push(e.period_start());
+    }
+    let statement = client.prepare_cached(INSERT_EVENTS).await.map_err(db_error)?;
+    let result = client
+        .query_one(
+            &statement,
+            &[&app_id, &job_id, &status, &status_time, &business_date, &run_id, &host_id, &period_start, &client_id],
+        )
+        .await;
+    match result {
+        Ok(row) => {
+            let accepted = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+            Ok(InsertOutcome {
+                accepted,
+                duplicates: n as u64 - accepted,
+            })
+        }
+        Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+            Err(explain_ownership(&client, events).await)
+        }
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+/// After a foreign-key refusal, finds which events name an unknown application or a job of
+/// another application, so the `422` can list them by index and field.
+async fn explain_ownership(client: &deadpool_postgres::Client, events: &[JobStatusEvent]) -> ApiError {
+    let apps: Vec<&str> = events.iter().map(|e| e.app_id().as_str()).collect();
+    let jobs: Vec<&str> = events.iter().map(|e| e.job_id().as_str()).collect();
+    let rows = client
+        .query(
+            "SELECT app_id, NULL::text FROM slo.application WHERE app_id = ANY($1) \
+             UNION ALL SELECT job_id, app_id FROM slo.job WHERE job_id = ANY($2)",
+            &[&apps, &jobs],
+        )
+        .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => return db_error(e),
+    };
+    let mut known = Ownership {
+        applications: HashSet::new(),
+        job_owner: HashMap::new(),
+    };
+    for row in rows {
+        let id: String = row.get(0);
+        match row.get::<_, Option<String>>(1) {
+            None => {
+                known.applications.insert(id);
+            }
+            Some(owner) => {
+                known.job_owner.insert(id, owner);
+            }
+        }
+    }
+    let violations = ownership_violations(events, &known);
+    if violations.is_empty() {
+        // The definitions changed between the insert and this look: nothing to point at.
+        return ApiError::Internal(anyhow::anyhow!(
+            "foreign key violation on job_status that the ownership check cannot explain"
+        ));
+    }
+    ApiError::Invalid {
+        is_batch: events.len() > 1,
+        violations,
+    }
+}
+
+/// Says whether the database can be used: a connection, and the extension installed.
+pub async fn ready(pool: &Pool) -> Result<(), ApiError> {
+    let client = pool.get().await.map_err(pool_error)?;
+    let row = client
+        .query_one("SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'pg_slo'", &[])
+        .await
+        .map_err(db_error)?;
+    if row.get::<_, i64>(0) == 1 {
+        Ok(())
+    } else {
+        Err(ApiError::DatabaseUnavailable(anyhow::anyhow!(
+            "the database has no pg_slo extension (run CREATE EXTENSION pg_slo)"
+        )))
+    }
+}
+
+/// A failure to get a connection: the database is unreachable, or every connection is busy.
+fn pool_error(e: PoolError) -> ApiError {
+    match e {
+        PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => {
+            ApiError::Internal(anyhow::Error::new(e).context("connection pool"))
+        }
+        other => ApiError::DatabaseUnavailable(anyhow::Error::new(other).context("getting a database connection")),
+    }
+}
+
+/// Classifies a statement error: connection loss, shutdown, overload, failover and
+/// serialization conflicts are `503` (safe to retry: duplicates are no-ops); anything else is `500`.
+fn db_error(e: tokio_postgres::Error) -> ApiError {
+    let retryable = match e.code() {
+        None => true, // connection closed, I/O error, timeout: nothing from the server
+        Some(code) => {
+            let c = code.code();
+            c.starts_with("08") // connection exception
+                || c.starts_with("53") // insufficient resources, too many connections
+                || c.starts_with("57P") // admin/crash shutdown, cannot connect now
+                || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+                || *code == SqlState::READ_ONLY_SQL_TRANSACTION // connected to a standby after failover
+        }
+    };
+    let err = anyhow::Error::new(e).context("job_status statement");
+    if retryable {
+        ApiError::DatabaseUnavailable(err)
+    } else {
+        ApiError::Internal(err)
+    }
+}

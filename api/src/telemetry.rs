@@ -1,0 +1,20 @@
+//! Logging set-up: `tracing` to standard error, text or JSON behind one switch.
+//! The filter comes from `RUST_LOG` (default `info`).
+
+use crate::config::LogFormat;
+use tracing_subscriber::{fmt, EnvFilter};
+
+/// Installs the global subscriber. Call once, at start.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}

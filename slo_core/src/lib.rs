@@ -1,0 +1,16 @@
+//! Pure pg_slo domain logic, shared by the extension (`pg_slo`) and the HTTP API (`api`).
+//!
+//! This crate has no pgrx and no tokio: everything in it is plain Rust, unit-tested without
+//! PostgreSQL, so the API and the extension validate and compute the same way.
+//!
+//! - [`ident`]: identifiers (application, job, run, host ids) as validated newtypes.
+//! - [`event`]: a job-status event, parsed from the API's JSON shape with every problem collected.
+//! - [`violation`]: one broken rule, named by event index, field and rule code.
+
+pub mod event;
+pub mod ident;
+pub mod violation;
+
+pub use event::{parse_events, JobStatusEvent, ParsedBatch, RejectedBatch, Status, MAX_BATCH_EVENTS};
+pub use ident::{Identifier, MAX_IDENTIFIER_LEN};
+pub use violation::{Rule, Violation};
