@@ -49,18 +49,30 @@ pub struct InsertOutcome {
     pub duplicates: u64,
 }
 
-/// Inserts the batch in one statement, sorted by the event key so that concurrent batches
-/// take their index locks in the same order (no deadlock between overlapping batches).
+/// Inserts the batch in one statement, or nothing when any event names an unknown
+/// application or a job of another application (checked here because `ON CONFLICT` skips the
+/// foreign keys for a repeated event; the keys and the trigger remain the backstop for races).
+/// Rows are sorted by the event key so that concurrent batches take their index locks in the
+/// same order (no deadlock between overlapping batches).
 const INSERT_EVENTS: &str = "\
-WITH ins AS (
+WITH e AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::text[], $7::text[], $8::time[])
+       AS e(app_id, job_id, status, status_time, business_date, run_id, host_id, period_start)
+), refused AS (
+  SELECT 1 FROM e
+  LEFT JOIN slo.application a ON a.app_id = e.app_id
+  LEFT JOIN slo.job j ON j.job_id = e.job_id
+  WHERE a.app_id IS NULL OR j.app_id <> e.app_id
+  LIMIT 1
+), ins AS (
   INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id)
   SELECT e.app_id, e.job_id, e.status, e.status_time, e.business_date, e.run_id, e.host_id, e.period_start, $9
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::text[], $7::text[], $8::time[])
-       AS e(app_id, job_id, status, status_time, business_date, run_id, host_id, period_start)
+  FROM e
+  WHERE NOT EXISTS (SELECT 1 FROM refused)
   ORDER BY e.job_id, e.business_date, e.run_id, e.status, e.status_time
   ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING
   RETURNING 1)
-SELECT count(*) FROM ins";
+SELECT (SELECT count(*) FROM ins), EXISTS (SELECT 1 FROM refused)";
 
 /// Stores a validated batch; returns how many rows were new.
 #[instrument(skip_all, fields(events = events.len()))]
@@ -97,6 +109,7 @@ pub async fn insert_events(
         )
         .await;
     match result {
+        Ok(row) if row.get::<_, bool>(1) => Err(explain_ownership(&client, events).await),
         Ok(row) => {
             let accepted = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
             Ok(InsertOutcome {
