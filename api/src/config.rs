@@ -81,7 +81,8 @@ mod tests {
 
     #[test]
     fn a_pool_of_zero_connections_is_refused() {
-        let err = Cli::try_parse_from(["pg-slo", "serve", "--database-url", "x", "--pool-size", "0"]);
+        let err =
+            Cli::try_parse_from(["pg-slo", "serve", "--database-url", "x", "--pool-size", "0"]);
         assert!(err.is_err());
     }
 }

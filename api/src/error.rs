@@ -136,7 +136,8 @@ impl IntoResponse for ApiError {
             ApiError::Internal(_) => (
                 "urn:pg-slo:problem:internal",
                 "Internal error",
-                "Nothing was stored. The error is logged with this response's x-request-id.".to_owned(),
+                "Nothing was stored. The error is logged with this response's x-request-id."
+                    .to_owned(),
                 None,
             ),
         };
@@ -169,7 +170,9 @@ mod tests {
     use slo_core::Rule;
 
     async fn body_json(response: Response) -> serde_json::Value {
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
         serde_json::from_slice(&bytes).unwrap()
     }
 
@@ -196,7 +199,12 @@ mod tests {
         let response = err.into_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::RETRY_AFTER], "5");
-        assert!(response.extensions().get::<ErrorCause>().unwrap().0.contains("10.1.2.3"));
+        assert!(response
+            .extensions()
+            .get::<ErrorCause>()
+            .unwrap()
+            .0
+            .contains("10.1.2.3"));
         let json = body_json(response).await;
         assert!(!json.to_string().contains("10.1.2.3"));
     }

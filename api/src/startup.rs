@@ -52,17 +52,26 @@ impl Application {
             pool: pool.clone(),
             body_limit: config.body_limit,
         });
-        Ok(Application { listener, router, pool })
+        Ok(Application {
+            listener,
+            router,
+            pool,
+        })
     }
 
     /// The address actually bound (the port is real even when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves until `shutdown` completes, then stops accepting, finishes the requests in
     /// flight, and closes the pool.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "pg-slo API listening");
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)

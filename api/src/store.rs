@@ -20,7 +20,8 @@ use tracing::instrument;
 /// Builds the pool. Connections are made lazily, so the service starts (and answers `503`)
 /// while the database is down, and recovers by itself when it comes back.
 pub fn build_pool(database_url: &str, size: usize, timeout: Duration) -> anyhow::Result<Pool> {
-    let mut pg = tokio_postgres::Config::from_str(database_url).context("DATABASE_URL is not a valid connection string")?;
+    let mut pg = tokio_postgres::Config::from_str(database_url)
+        .context("DATABASE_URL is not a valid connection string")?;
     pg.application_name("pg-slo");
     if pg.get_connect_timeout().is_none() {
         pg.connect_timeout(timeout);
@@ -101,11 +102,24 @@ pub async fn insert_events(
         host_id.push(e.host_id().as_str());
         period_start.push(e.period_start());
     }
-    let statement = client.prepare_cached(INSERT_EVENTS).await.map_err(db_error)?;
+    let statement = client
+        .prepare_cached(INSERT_EVENTS)
+        .await
+        .map_err(db_error)?;
     let result = client
         .query_one(
             &statement,
-            &[&app_id, &job_id, &status, &status_time, &business_date, &run_id, &host_id, &period_start, &client_id],
+            &[
+                &app_id,
+                &job_id,
+                &status,
+                &status_time,
+                &business_date,
+                &run_id,
+                &host_id,
+                &period_start,
+                &client_id,
+            ],
         )
         .await;
     match result {
@@ -126,7 +140,10 @@ pub async fn insert_events(
 
 /// After a foreign-key refusal, finds which events name an unknown application or a job of
 /// another application, so the `422` can list them by index and field.
-async fn explain_ownership(client: &deadpool_postgres::Client, events: &[JobStatusEvent]) -> ApiError {
+async fn explain_ownership(
+    client: &deadpool_postgres::Client,
+    events: &[JobStatusEvent],
+) -> ApiError {
     let apps: Vec<&str> = events.iter().map(|e| e.app_id().as_str()).collect();
     let jobs: Vec<&str> = events.iter().map(|e| e.job_id().as_str()).collect();
     let rows = client
@@ -172,7 +189,10 @@ async fn explain_ownership(client: &deadpool_postgres::Client, events: &[JobStat
 pub async fn ready(pool: &Pool) -> Result<(), ApiError> {
     let client = pool.get().await.map_err(pool_error)?;
     let row = client
-        .query_one("SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'pg_slo'", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'pg_slo'",
+            &[],
+        )
         .await
         .map_err(db_error)?;
     if row.get::<_, i64>(0) == 1 {
@@ -190,7 +210,9 @@ fn pool_error(e: PoolError) -> ApiError {
         PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => {
             ApiError::Internal(anyhow::Error::new(e).context("connection pool"))
         }
-        other => ApiError::DatabaseUnavailable(anyhow::Error::new(other).context("getting a database connection")),
+        other => ApiError::DatabaseUnavailable(
+            anyhow::Error::new(other).context("getting a database connection"),
+        ),
     }
 }
 

@@ -180,7 +180,11 @@ pub fn parse_events(body: &Value, now: DateTime<Utc>) -> Result<ParsedBatch, Rej
 }
 
 /// Parses one event; collects every problem of it.
-fn parse_event(index: usize, item: &Value, now: DateTime<Utc>) -> Result<JobStatusEvent, Vec<Violation>> {
+fn parse_event(
+    index: usize,
+    item: &Value,
+    now: DateTime<Utc>,
+) -> Result<JobStatusEvent, Vec<Violation>> {
     let Some(obj) = item.as_object() else {
         return Err(vec![Violation {
             index: Some(index),
@@ -206,21 +210,35 @@ fn parse_event(index: usize, item: &Value, now: DateTime<Utc>) -> Result<JobStat
     if let (Some(time), Some(date)) = (status_time, business_date) {
         p.check_business_date_distance(time.1, date);
     }
-    match (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start) {
-        (Some(app_id), Some(job_id), Some(status), Some((status_time, _)), Some(business_date), Some(run_id), Some(host_id), Some(period_start))
-            if p.violations.is_empty() =>
-        {
-            Ok(JobStatusEvent {
-                app_id,
-                job_id,
-                status,
-                status_time,
-                business_date,
-                run_id,
-                host_id,
-                period_start,
-            })
-        }
+    match (
+        app_id,
+        job_id,
+        status,
+        status_time,
+        business_date,
+        run_id,
+        host_id,
+        period_start,
+    ) {
+        (
+            Some(app_id),
+            Some(job_id),
+            Some(status),
+            Some((status_time, _)),
+            Some(business_date),
+            Some(run_id),
+            Some(host_id),
+            Some(period_start),
+        ) if p.violations.is_empty() => Ok(JobStatusEvent {
+            app_id,
+            job_id,
+            status,
+            status_time,
+            business_date,
+            run_id,
+            host_id,
+            period_start,
+        }),
         _ => Err(p.violations),
     }
 }
@@ -247,12 +265,19 @@ impl EventParser<'_> {
         extra.sort();
         for key in extra {
             if SERVER_FIELDS.contains(&key.as_str()) {
-                self.violation(key, Rule::ServerSet, "is set by the server and must not be sent");
+                self.violation(
+                    key,
+                    Rule::ServerSet,
+                    "is set by the server and must not be sent",
+                );
             } else {
                 self.violation(
                     key,
                     Rule::UnknownField,
-                    format!("is not a job-status field (expected one of {})", EVENT_FIELDS.join(", ")),
+                    format!(
+                        "is not a job-status field (expected one of {})",
+                        EVENT_FIELDS.join(", ")
+                    ),
                 );
             }
         }
@@ -268,7 +293,11 @@ impl EventParser<'_> {
             Some(Value::String(s)) => Some(s.as_str()),
             Some(other) => {
                 let kind = json_kind(other);
-                self.violation(field, Rule::WrongType, format!("must be a string, not {kind}"));
+                self.violation(
+                    field,
+                    Rule::WrongType,
+                    format!("must be a string, not {kind}"),
+                );
                 None
             }
         }
@@ -411,7 +440,11 @@ pub fn ownership_violations(events: &[JobStatusEvent], known: &Ownership) -> Vec
             ));
             continue;
         }
-        let owner = known.job_owner.get(job).map(String::as_str).or_else(|| first_owner.get(job).copied());
+        let owner = known
+            .job_owner
+            .get(job)
+            .map(String::as_str)
+            .or_else(|| first_owner.get(job).copied());
         if let Some(owner) = owner.filter(|owner| *owner != app) {
             violations.push(Violation::field(
                 index,
@@ -441,7 +474,9 @@ pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
     let shape_ok = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if !shape_ok {
         return None;
     }
@@ -538,8 +573,14 @@ mod tests {
         assert_eq!(ev.app_id().as_str(), "overdrafts");
         assert_eq!(ev.job_id().as_str(), "od-calc");
         assert_eq!(ev.status(), Status::Start);
-        assert_eq!(ev.status_time(), "2026-11-24T05:30:00Z".parse::<DateTime<Utc>>().unwrap());
-        assert_eq!(ev.business_date(), NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+        assert_eq!(
+            ev.status_time(),
+            "2026-11-24T05:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            ev.business_date(),
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+        );
         assert_eq!(ev.run_id().as_str(), "run-1");
         assert_eq!(ev.host_id().as_str(), "batch01");
         assert_eq!(ev.period_start(), None);
@@ -547,7 +588,11 @@ mod tests {
 
     #[test]
     fn a_batch_keeps_its_order_and_says_it_is_a_batch() {
-        let body = json!([valid(), with("status", json!("succeed")), with("status", json!("fail"))]);
+        let body = json!([
+            valid(),
+            with("status", json!("succeed")),
+            with("status", json!("fail"))
+        ]);
         let batch = parse_events(&body, now()).unwrap();
         assert!(batch.is_batch);
         let statuses: Vec<_> = batch.events.iter().map(|e| e.status()).collect();
@@ -566,7 +611,15 @@ mod tests {
 
     #[test]
     fn every_required_field_missing_or_null_is_named() {
-        for field in ["app_id", "job_id", "status", "status_time", "business_date", "run_id", "host_id"] {
+        for field in [
+            "app_id",
+            "job_id",
+            "status",
+            "status_time",
+            "business_date",
+            "run_id",
+            "host_id",
+        ] {
             let v = only_violation(&without(field));
             assert_eq!((v.field.as_deref(), v.rule), (Some(field), Rule::Required));
             let v = only_violation(&with(field, Value::Null));
@@ -583,7 +636,10 @@ mod tests {
     #[test]
     fn a_field_of_the_wrong_json_type_is_named() {
         assert_eq!(rule_of("job_id", json!(42)), Rule::WrongType);
-        assert_eq!(rule_of("status_time", json!(1_700_000_000)), Rule::WrongType);
+        assert_eq!(
+            rule_of("status_time", json!(1_700_000_000)),
+            Rule::WrongType
+        );
         assert_eq!(rule_of("period_start", json!(630)), Rule::WrongType);
         assert_eq!(rule_of("host_id", json!(["a"])), Rule::WrongType);
     }
@@ -610,7 +666,11 @@ mod tests {
             "2026-11-24T24:30:00Z",      // no such hour
             "2026-11-24T00:30:00+25:00", // no such offset
         ] {
-            assert_eq!(rule_of("status_time", json!(s)), Rule::Rfc3339WithOffset, "{s}");
+            assert_eq!(
+                rule_of("status_time", json!(s)),
+                Rule::Rfc3339WithOffset,
+                "{s}"
+            );
         }
     }
 
@@ -620,10 +680,19 @@ mod tests {
             ("2026-11-24T05:30:00Z", "2026-11-24T05:30:00Z"),
             ("2026-11-24T05:30:00z", "2026-11-24T05:30:00Z"),
             ("2026-11-24T06:30:00+01:00", "2026-11-24T05:30:00Z"),
-            ("2026-11-24T05:30:00.123456789Z", "2026-11-24T05:30:00.123456Z"),
+            (
+                "2026-11-24T05:30:00.123456789Z",
+                "2026-11-24T05:30:00.123456Z",
+            ),
         ] {
-            let ev = &parse_events(&with("status_time", json!(s)), now()).unwrap().events[0];
-            assert_eq!(ev.status_time(), utc.parse::<DateTime<Utc>>().unwrap(), "{s}");
+            let ev = &parse_events(&with("status_time", json!(s)), now())
+                .unwrap()
+                .events[0];
+            assert_eq!(
+                ev.status_time(),
+                utc.parse::<DateTime<Utc>>().unwrap(),
+                "{s}"
+            );
         }
     }
 
@@ -632,7 +701,9 @@ mod tests {
         let at_limit = (now() + MAX_FUTURE_SKEW).to_rfc3339();
         let body = json!({"status_time": at_limit, "business_date": "2026-11-24"});
         let mut ok = valid();
-        ok.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+        ok.as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
         assert!(parse_events(&ok, now()).is_ok());
         let beyond = (now() + MAX_FUTURE_SKEW + Duration::seconds(1)).to_rfc3339();
         assert_eq!(rule_of("status_time", json!(beyond)), Rule::InFuture);
@@ -640,10 +711,18 @@ mod tests {
 
     #[test]
     fn business_date_must_be_a_real_iso_date() {
-        for s in ["2026-02-29", "2026-13-01", "2026-1-5", "20261123", "23/11/2026", "2026-11-23T00:00:00Z"] {
+        for s in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-1-5",
+            "20261123",
+            "23/11/2026",
+            "2026-11-23T00:00:00Z",
+        ] {
             assert_eq!(rule_of("business_date", json!(s)), Rule::Date, "{s}");
         }
-        assert!(parse_events(&with("business_date", json!("2024-02-29")), now()).is_err()); // far from status_time
+        assert!(parse_events(&with("business_date", json!("2024-02-29")), now()).is_err());
+        // far from status_time
     }
 
     #[test]
@@ -652,7 +731,10 @@ mod tests {
         // 32 days is not.
         assert!(parse_events(&with("business_date", json!("2026-10-24")), now()).is_ok());
         let v = only_violation(&with("business_date", json!("2026-10-23")));
-        assert_eq!((v.field.as_deref(), v.rule), (Some("business_date"), Rule::BusinessDateRange));
+        assert_eq!(
+            (v.field.as_deref(), v.rule),
+            (Some("business_date"), Rule::BusinessDateRange)
+        );
         // The local date decides: 23:30 on the 23rd at -05:00 is the 24th in UTC.
         let mut body = with("status_time", json!("2026-11-23T23:30:00-05:00"));
         body["business_date"] = json!("2026-10-23");
@@ -661,18 +743,41 @@ mod tests {
 
     #[test]
     fn period_start_takes_hh_mm_or_hh_mm_ss_only() {
-        for (s, t) in [("06:00", (6, 0, 0)), ("18:30:15", (18, 30, 15)), ("00:00", (0, 0, 0)), ("23:59:59", (23, 59, 59))] {
-            let ev = &parse_events(&with("period_start", json!(s)), now()).unwrap().events[0];
-            assert_eq!(ev.period_start(), NaiveTime::from_hms_opt(t.0, t.1, t.2), "{s}");
+        for (s, t) in [
+            ("06:00", (6, 0, 0)),
+            ("18:30:15", (18, 30, 15)),
+            ("00:00", (0, 0, 0)),
+            ("23:59:59", (23, 59, 59)),
+        ] {
+            let ev = &parse_events(&with("period_start", json!(s)), now())
+                .unwrap()
+                .events[0];
+            assert_eq!(
+                ev.period_start(),
+                NaiveTime::from_hms_opt(t.0, t.1, t.2),
+                "{s}"
+            );
         }
-        for s in ["6:00", "24:00", "12:60", "12:00:60", "12:00:00.5", "noon", "", "12:00Z"] {
+        for s in [
+            "6:00",
+            "24:00",
+            "12:60",
+            "12:00:60",
+            "12:00:00.5",
+            "noon",
+            "",
+            "12:00Z",
+        ] {
             assert_eq!(rule_of("period_start", json!(s)), Rule::TimeOfDay, "{s}");
         }
     }
 
     #[test]
     fn unknown_and_server_set_fields_are_refused() {
-        assert_eq!(rule_of("bussiness_date", json!("2026-11-23")), Rule::UnknownField);
+        assert_eq!(
+            rule_of("bussiness_date", json!("2026-11-23")),
+            Rule::UnknownField
+        );
         for f in ["status_id", "received_at", "client_id"] {
             assert_eq!(rule_of(f, json!("x")), Rule::ServerSet, "{f}");
         }
@@ -706,10 +811,19 @@ mod tests {
         let v = only_violation(&json!([]));
         assert_eq!(v.rule, Rule::EmptyBatch);
         let full: Vec<Value> = (0..MAX_BATCH_EVENTS).map(|_| valid()).collect();
-        assert_eq!(parse_events(&Value::Array(full.clone()), now()).unwrap().events.len(), 1000);
+        assert_eq!(
+            parse_events(&Value::Array(full.clone()), now())
+                .unwrap()
+                .events
+                .len(),
+            1000
+        );
         let mut over = full;
         over.push(valid());
-        assert_eq!(only_violation(&Value::Array(over)).rule, Rule::BatchTooLarge);
+        assert_eq!(
+            only_violation(&Value::Array(over)).rule,
+            Rule::BatchTooLarge
+        );
     }
 
     #[test]
@@ -729,24 +843,47 @@ mod tests {
     fn known(apps: &[&str], jobs: &[(&str, &str)]) -> Ownership {
         Ownership {
             applications: apps.iter().map(|a| a.to_string()).collect(),
-            job_owner: jobs.iter().map(|(j, a)| (j.to_string(), a.to_string())).collect(),
+            job_owner: jobs
+                .iter()
+                .map(|(j, a)| (j.to_string(), a.to_string()))
+                .collect(),
         }
     }
 
     #[test]
     fn events_of_known_jobs_under_their_application_pass_the_ownership_check() {
-        let events = [event("overdrafts", "od-calc"), event("overdrafts", "od-new")];
-        assert!(ownership_violations(&events, &known(&["overdrafts"], &[("od-calc", "overdrafts")])).is_empty());
+        let events = [
+            event("overdrafts", "od-calc"),
+            event("overdrafts", "od-new"),
+        ];
+        assert!(ownership_violations(
+            &events,
+            &known(&["overdrafts"], &[("od-calc", "overdrafts")])
+        )
+        .is_empty());
     }
 
     #[test]
     fn an_unknown_application_and_a_job_of_another_application_are_named() {
-        let events = [event("overdrafts", "od-calc"), event("nope", "x"), event("deposits", "od-calc")];
-        let v = ownership_violations(&events, &known(&["overdrafts", "deposits"], &[("od-calc", "overdrafts")]));
-        let got: Vec<_> = v.iter().map(|v| (v.index, v.field.as_deref(), v.rule)).collect();
+        let events = [
+            event("overdrafts", "od-calc"),
+            event("nope", "x"),
+            event("deposits", "od-calc"),
+        ];
+        let v = ownership_violations(
+            &events,
+            &known(&["overdrafts", "deposits"], &[("od-calc", "overdrafts")]),
+        );
+        let got: Vec<_> = v
+            .iter()
+            .map(|v| (v.index, v.field.as_deref(), v.rule))
+            .collect();
         assert_eq!(
             got,
-            vec![(Some(1), Some("app_id"), Rule::UnknownApplication), (Some(2), Some("job_id"), Rule::JobOfOtherApplication)]
+            vec![
+                (Some(1), Some("app_id"), Rule::UnknownApplication),
+                (Some(2), Some("job_id"), Rule::JobOfOtherApplication)
+            ]
         );
     }
 
@@ -755,7 +892,10 @@ mod tests {
         let events = [event("overdrafts", "new-job"), event("deposits", "new-job")];
         let v = ownership_violations(&events, &known(&["overdrafts", "deposits"], &[]));
         assert_eq!(v.len(), 1);
-        assert_eq!((v[0].index, v[0].rule), (Some(0), Rule::JobOfOtherApplication));
+        assert_eq!(
+            (v[0].index, v[0].rule),
+            (Some(0), Rule::JobOfOtherApplication)
+        );
         assert!(v[0].message.contains("\"deposits\""), "{}", v[0].message);
     }
 

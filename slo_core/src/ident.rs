@@ -29,7 +29,10 @@ impl Identifier {
             ));
         }
         if s.chars().any(char::is_control) {
-            return Err((Rule::ControlCharacter, "must not contain control characters".into()));
+            return Err((
+                Rule::ControlCharacter,
+                "must not contain control characters".into(),
+            ));
         }
         if s.trim() != s {
             return Err((
@@ -70,7 +73,13 @@ mod tests {
 
     #[test]
     fn ordinary_ids_are_accepted() {
-        for s in ["overdrafts", "OD-CALC.01", "job 7", "дебет", "run:2026-11-24#2"] {
+        for s in [
+            "overdrafts",
+            "OD-CALC.01",
+            "job 7",
+            "дебет",
+            "run:2026-11-24#2",
+        ] {
             assert_eq!(Identifier::parse(s).unwrap().as_str(), s);
         }
     }
@@ -98,7 +107,11 @@ mod tests {
     #[test]
     fn control_characters_are_rejected() {
         for s in ["a\nb", "a\u{0}b", "tab\there", "\u{7f}"] {
-            assert_eq!(Identifier::parse(s).unwrap_err().0, Rule::ControlCharacter, "{s:?}");
+            assert_eq!(
+                Identifier::parse(s).unwrap_err().0,
+                Rule::ControlCharacter,
+                "{s:?}"
+            );
         }
     }
 

@@ -11,6 +11,8 @@ pub mod event;
 pub mod ident;
 pub mod violation;
 
-pub use event::{parse_events, JobStatusEvent, ParsedBatch, RejectedBatch, Status, MAX_BATCH_EVENTS};
+pub use event::{
+    parse_events, JobStatusEvent, ParsedBatch, RejectedBatch, Status, MAX_BATCH_EVENTS,
+};
 pub use ident::{Identifier, MAX_IDENTIFIER_LEN};
 pub use violation::{Rule, Violation};

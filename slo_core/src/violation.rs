@@ -145,7 +145,11 @@ mod tests {
 
     #[test]
     fn rule_codes_match_their_serde_names() {
-        for rule in [Rule::Required, Rule::Rfc3339WithOffset, Rule::JobOfOtherApplication] {
+        for rule in [
+            Rule::Required,
+            Rule::Rfc3339WithOffset,
+            Rule::JobOfOtherApplication,
+        ] {
             let json = serde_json::to_value(rule).unwrap();
             assert_eq!(json, serde_json::Value::String(rule.code().to_owned()));
         }

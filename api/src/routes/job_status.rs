@@ -29,12 +29,17 @@ pub async fn post_job_status(
     })?;
     let value: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let batch = slo_core::parse_events(&value, Utc::now()).map_err(|rejected| ApiError::Invalid {
-        is_batch: rejected.is_batch,
-        violations: rejected.violations,
-    })?;
+    let batch =
+        slo_core::parse_events(&value, Utc::now()).map_err(|rejected| ApiError::Invalid {
+            is_batch: rejected.is_batch,
+            violations: rejected.violations,
+        })?;
     let outcome = store::insert_events(&state.pool, &batch.events, None).await?;
-    tracing::info!(accepted = outcome.accepted, duplicates = outcome.duplicates, "job status stored");
+    tracing::info!(
+        accepted = outcome.accepted,
+        duplicates = outcome.duplicates,
+        "job status stored"
+    );
     Ok((StatusCode::CREATED, Json(outcome)))
 }
 
@@ -51,7 +56,9 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType)
@@ -79,6 +86,9 @@ mod tests {
             require_json(&with_type("application/x-www-form-urlencoded")),
             Err(ApiError::UnsupportedMediaType)
         ));
-        assert!(matches!(require_json(&with_type("text/plain")), Err(ApiError::UnsupportedMediaType)));
+        assert!(matches!(
+            require_json(&with_type("text/plain")),
+            Err(ApiError::UnsupportedMediaType)
+        ));
     }
 }

@@ -7,113 +7,9 @@ use api::startup::Application;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
+pub use tests::TestDb;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
-use tokio_postgres::{Client, NoTls};
-
-/// The server holding the test databases; override with `PG_SLO_TEST_DATABASE_URL`.
-pub fn admin_url() -> String {
-    std::env::var("PG_SLO_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".to_owned())
-}
-
-pub async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
-    tokio::spawn(connection);
-    client
-}
-
-/// A database of its own, dropped when the test ends.
-pub struct TestDb {
-    pub name: String,
-    pub host: String,
-    pub port: u16,
-}
-
-impl TestDb {
-    /// Creates the database, the extension, two applications and one defined job.
-    pub async fn new() -> TestDb {
-        let admin = connect(&admin_url()).await;
-        let name = format!("pg_slo_test_{}", uuid::Uuid::new_v4().simple());
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let cfg: tokio_postgres::Config = admin_url().parse().unwrap();
-        let host = match &cfg.get_hosts()[0] {
-            tokio_postgres::config::Host::Tcp(h) => h.clone(),
-            #[cfg(unix)]
-            tokio_postgres::config::Host::Unix(p) => p.to_string_lossy().into_owned(),
-        };
-        let port = cfg.get_ports().first().copied().unwrap_or(5432);
-        let db = TestDb { name, host, port };
-        db.client()
-            .await
-            .batch_execute(
-                "CREATE EXTENSION pg_slo;
-                 INSERT INTO slo.application (app_id, name) VALUES
-                   ('overdrafts', 'Overdrafts'), ('deposits', 'Deposits');
-                 INSERT INTO slo.job (job_id, app_id, name) VALUES
-                   ('od-calc', 'overdrafts', 'Calculate and charge overdrafts');",
-            )
-            .await
-            .unwrap();
-        db
-    }
-
-    pub fn url(&self) -> String {
-        self.url_via(&self.host, self.port)
-    }
-
-    /// The connection string to this database through another address (a proxy).
-    pub fn url_via(&self, host: &str, port: u16) -> String {
-        format!("host={host} port={port} user=postgres dbname={}", self.name)
-    }
-
-    pub async fn client(&self) -> Client {
-        connect(&self.url()).await
-    }
-
-    /// Rows of `slo.job_status`, as (app, job, status, status_time UTC, business_date, run, host, period_start).
-    pub async fn events(&self) -> Vec<Value> {
-        let rows = self
-            .client()
-            .await
-            .query(
-                "SELECT json_build_object('app_id', app_id, 'job_id', job_id, 'status', status,
-                        'status_time', to_char(status_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
-                        'business_date', business_date, 'run_id', run_id, 'host_id', host_id,
-                        'period_start', period_start, 'client_id', client_id)
-                 FROM slo.job_status ORDER BY status_id",
-                &[],
-            )
-            .await
-            .unwrap();
-        rows.iter().map(|r| r.get::<_, Value>(0)).collect()
-    }
-
-    pub async fn count(&self, sql: &str) -> i64 {
-        self.client().await.query_one(sql, &[]).await.unwrap().get(0)
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // A runtime of its own: Drop cannot await, and the test's runtime may be shutting down.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&admin_url(), NoTls).await {
-                    tokio::spawn(conn);
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
 
 /// The real application, serving on a free port until dropped.
 pub struct TestApp {
@@ -136,7 +32,9 @@ impl TestApp {
             db_timeout_secs: 2,
         };
         tweak(&mut config);
-        let app = Application::build(&config).await.expect("the application builds");
+        let app = Application::build(&config)
+            .await
+            .expect("the application builds");
         let addr = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async {
@@ -155,7 +53,8 @@ impl TestApp {
 
     /// Posts a JSON body to /v1/job-status; returns status, headers and the parsed body.
     pub async fn post(&self, body: &Value) -> Reply {
-        self.post_raw(serde_json::to_vec(body).unwrap(), "application/json").await
+        self.post_raw(serde_json::to_vec(body).unwrap(), "application/json")
+            .await
     }
 
     pub async fn post_raw(&self, body: Vec<u8>, content_type: &str) -> Reply {
@@ -188,11 +87,18 @@ impl Reply {
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.unwrap();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     /// The (index, field, rule) of each listed problem.
@@ -201,7 +107,13 @@ impl Reply {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .map(|e| (e["index"].clone(), e["field"].clone(), e["rule"].as_str().unwrap_or("").to_owned()))
+                    .map(|e| {
+                        (
+                            e["index"].clone(),
+                            e["field"].clone(),
+                            e["rule"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -245,7 +157,9 @@ impl DbProxy {
         let up_for_loop = up.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
                 if !*up_for_loop.borrow() {
                     drop(inbound); // refused: the database is "down"
                     continue;
@@ -253,7 +167,9 @@ impl DbProxy {
                 let mut down = up_for_loop.subscribe();
                 let target = target.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else { return };
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = down.wait_for(|up| !*up) => {}

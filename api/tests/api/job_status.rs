@@ -43,7 +43,10 @@ async fn a_valid_batch_is_stored_and_counted() {
 async fn the_same_batch_posted_twice_is_stored_once_and_reported_as_duplicates() {
     let (db, app) = setup().await;
     let batch = json!([event(), event_with("status", json!("succeed"))]);
-    assert_eq!(app.post(&batch).await.body, json!({"accepted": 2, "duplicates": 0}));
+    assert_eq!(
+        app.post(&batch).await.body,
+        json!({"accepted": 2, "duplicates": 0})
+    );
     let again = app.post(&batch).await;
     assert_eq!(again.status, 201);
     assert_eq!(again.body, json!({"accepted": 0, "duplicates": 2}));
@@ -55,9 +58,18 @@ async fn the_same_instant_written_with_another_offset_is_a_duplicate() {
     let (db, app) = setup().await;
     app.post(&event()).await;
     let same_instant = event_with("status_time", json!("2026-11-17T05:30:00Z"));
-    assert_eq!(app.post(&same_instant).await.body, json!({"accepted": 0, "duplicates": 1}));
-    let in_batch = json!([event_with("run_id", json!("r9")), event_with("run_id", json!("r9"))]);
-    assert_eq!(app.post(&in_batch).await.body, json!({"accepted": 1, "duplicates": 1}));
+    assert_eq!(
+        app.post(&same_instant).await.body,
+        json!({"accepted": 0, "duplicates": 1})
+    );
+    let in_batch = json!([
+        event_with("run_id", json!("r9")),
+        event_with("run_id", json!("r9"))
+    ]);
+    assert_eq!(
+        app.post(&in_batch).await.body,
+        json!({"accepted": 1, "duplicates": 1})
+    );
     assert_eq!(db.events().await.len(), 2);
 }
 
@@ -65,33 +77,93 @@ async fn the_same_instant_written_with_another_offset_is_a_duplicate() {
 async fn each_rule_violation_is_a_422_naming_the_field_and_nothing_is_stored() {
     let (db, app) = setup().await;
     let cases: Vec<(Value, &str, &str)> = vec![
-        (event_with("status", json!("done")), "status", "unknown_status"),
-        (event_with("status_time", json!("2026-11-17T00:30:00")), "status_time", "rfc3339_with_offset"),
-        (event_with("status_time", json!("2999-01-01T00:00:00Z")), "status_time", "in_future"),
-        (event_with("business_date", json!("2026-02-30")), "business_date", "date"),
-        (event_with("business_date", json!("2025-11-16")), "business_date", "business_date_range"),
-        (event_with("period_start", json!("25:00")), "period_start", "time_of_day"),
+        (
+            event_with("status", json!("done")),
+            "status",
+            "unknown_status",
+        ),
+        (
+            event_with("status_time", json!("2026-11-17T00:30:00")),
+            "status_time",
+            "rfc3339_with_offset",
+        ),
+        (
+            event_with("status_time", json!("2999-01-01T00:00:00Z")),
+            "status_time",
+            "in_future",
+        ),
+        (
+            event_with("business_date", json!("2026-02-30")),
+            "business_date",
+            "date",
+        ),
+        (
+            event_with("business_date", json!("2025-11-16")),
+            "business_date",
+            "business_date_range",
+        ),
+        (
+            event_with("period_start", json!("25:00")),
+            "period_start",
+            "time_of_day",
+        ),
         (event_with("job_id", json!("")), "job_id", "empty"),
-        (event_with("run_id", json!("r".repeat(129))), "run_id", "too_long"),
-        (event_with("host_id", json!(" batch01")), "host_id", "surrounding_whitespace"),
-        (event_with("app_id", json!("over\ndrafts")), "app_id", "control_character"),
+        (
+            event_with("run_id", json!("r".repeat(129))),
+            "run_id",
+            "too_long",
+        ),
+        (
+            event_with("host_id", json!(" batch01")),
+            "host_id",
+            "surrounding_whitespace",
+        ),
+        (
+            event_with("app_id", json!("over\ndrafts")),
+            "app_id",
+            "control_character",
+        ),
         (event_with("host_id", json!(7)), "host_id", "wrong_type"),
-        (event_with("received_at", json!("2026-11-17T00:00:00Z")), "received_at", "server_set"),
-        (event_with("colour", json!("blue")), "colour", "unknown_field"),
-        (event_with("app_id", json!("payments")), "app_id", "unknown_application"),
-        (event_with("app_id", json!("deposits")), "job_id", "job_of_other_application"),
+        (
+            event_with("received_at", json!("2026-11-17T00:00:00Z")),
+            "received_at",
+            "server_set",
+        ),
+        (
+            event_with("colour", json!("blue")),
+            "colour",
+            "unknown_field",
+        ),
+        (
+            event_with("app_id", json!("payments")),
+            "app_id",
+            "unknown_application",
+        ),
+        (
+            event_with("app_id", json!("deposits")),
+            "job_id",
+            "job_of_other_application",
+        ),
     ];
     for (body, field, rule) in cases {
         let reply = app.post(&body).await;
         assert_eq!(reply.status, 422, "{field}/{rule}: {}", reply.body);
         assert_eq!(reply.content_type(), "application/problem+json");
-        assert_eq!(reply.problems(), vec![(json!(0), json!(field), rule.to_owned())], "{}", reply.body);
+        assert_eq!(
+            reply.problems(),
+            vec![(json!(0), json!(field), rule.to_owned())],
+            "{}",
+            reply.body
+        );
         assert_eq!(reply.body["errors"][0]["pointer"], format!("/{field}"));
     }
     let mut missing = event();
     missing.as_object_mut().unwrap().remove("business_date");
     let reply = app.post(&missing).await;
-    assert_eq!(reply.problems(), vec![(json!(0), json!("business_date"), "required".to_owned())]);
+    assert_eq!(
+        reply.problems(),
+        vec![(json!(0), json!("business_date"), "required".to_owned())]
+    );
     assert_eq!(db.events().await.len(), 0, "a refused body stores nothing");
 }
 
@@ -119,12 +191,23 @@ async fn every_problem_of_a_batch_is_listed_and_the_good_events_are_not_stored()
 #[tokio::test]
 async fn a_batch_with_one_event_of_an_unknown_application_stores_nothing() {
     let (db, app) = setup().await;
-    let batch = json!([event(), event_with("run_id", json!("r2")), event_with("app_id", json!("payments"))]);
+    let batch = json!([
+        event(),
+        event_with("run_id", json!("r2")),
+        event_with("app_id", json!("payments"))
+    ]);
     let reply = app.post(&batch).await;
     assert_eq!(reply.status, 422, "{}", reply.body);
-    assert_eq!(reply.problems(), vec![(json!(2), json!("app_id"), "unknown_application".to_owned())]);
+    assert_eq!(
+        reply.problems(),
+        vec![(json!(2), json!("app_id"), "unknown_application".to_owned())]
+    );
     assert_eq!(db.events().await.len(), 0);
-    assert_eq!(db.count("SELECT count(*) FROM slo.job").await, 1, "no job registered either");
+    assert_eq!(
+        db.count("SELECT count(*) FROM slo.job").await,
+        1,
+        "no job registered either"
+    );
 }
 
 #[tokio::test]
@@ -144,7 +227,14 @@ async fn an_unknown_job_of_a_known_application_is_registered_on_its_first_event(
         o
     };
     let reply = app.post(&other).await;
-    assert_eq!(reply.problems(), vec![(json!(0), json!("job_id"), "job_of_other_application".to_owned())]);
+    assert_eq!(
+        reply.problems(),
+        vec![(
+            json!(0),
+            json!("job_id"),
+            "job_of_other_application".to_owned()
+        )]
+    );
 }
 
 #[tokio::test]
@@ -163,7 +253,9 @@ async fn malformed_json_is_a_400_problem() {
 async fn a_body_over_the_limit_is_a_413_problem() {
     let db = TestDb::new().await;
     let app = TestApp::spawn_with(db.url(), |c| c.body_limit = 4096).await;
-    let big: Vec<Value> = (0..100).map(|i| event_with("run_id", json!(format!("run-{i}")))).collect();
+    let big: Vec<Value> = (0..100)
+        .map(|i| event_with("run_id", json!(format!("run-{i}"))))
+        .collect();
     let reply = app.post(&Value::Array(big)).await;
     assert_eq!(reply.status, 413);
     assert_eq!(reply.content_type(), "application/problem+json");
@@ -173,33 +265,46 @@ async fn a_body_over_the_limit_is_a_413_problem() {
 #[tokio::test]
 async fn a_body_declared_as_something_else_than_json_is_a_415() {
     let (_db, app) = setup().await;
-    let reply = app.post_raw(serde_json::to_vec(&event()).unwrap(), "text/plain").await;
+    let reply = app
+        .post_raw(serde_json::to_vec(&event()).unwrap(), "text/plain")
+        .await;
     assert_eq!(reply.status, 415);
 }
 
 #[tokio::test]
 async fn a_batch_of_a_thousand_is_stored_and_one_more_is_refused() {
     let (db, app) = setup().await;
-    let batch: Vec<Value> = (0..1000).map(|i| event_with("run_id", json!(format!("run-{i}")))).collect();
+    let batch: Vec<Value> = (0..1000)
+        .map(|i| event_with("run_id", json!(format!("run-{i}"))))
+        .collect();
     let reply = app.post(&Value::Array(batch.clone())).await;
     assert_eq!(reply.body, json!({"accepted": 1000, "duplicates": 0}));
     let mut over = batch;
     over.push(event_with("run_id", json!("run-1000")));
     let reply = app.post(&Value::Array(over)).await;
     assert_eq!(reply.status, 422);
-    assert_eq!(reply.problems(), vec![(Value::Null, Value::Null, "batch_too_large".to_owned())]);
+    assert_eq!(
+        reply.problems(),
+        vec![(Value::Null, Value::Null, "batch_too_large".to_owned())]
+    );
     assert_eq!(db.events().await.len(), 1000);
 }
 
 #[tokio::test]
 async fn overlapping_batches_posted_concurrently_in_opposite_orders_store_each_event_once() {
     let (db, app) = setup().await;
-    let events: Vec<Value> = (0..200).map(|i| event_with("run_id", json!(format!("run-{i}")))).collect();
+    let events: Vec<Value> = (0..200)
+        .map(|i| event_with("run_id", json!(format!("run-{i}"))))
+        .collect();
     let forward = Value::Array(events.clone());
     let backward = Value::Array(events.into_iter().rev().collect());
     let mut tasks = Vec::new();
     for i in 0..8 {
-        let body = if i % 2 == 0 { forward.clone() } else { backward.clone() };
+        let body = if i % 2 == 0 {
+            forward.clone()
+        } else {
+            backward.clone()
+        };
         let (http, url) = (app.http.clone(), app.url("/v1/job-status"));
         tasks.push(tokio::spawn(async move {
             let r = http.post(url).json(&body).send().await.unwrap();
@@ -211,7 +316,10 @@ async fn overlapping_batches_posted_concurrently_in_opposite_orders_store_each_e
     for t in tasks {
         let body = t.await.unwrap();
         accepted += body["accepted"].as_u64().unwrap();
-        assert_eq!(body["accepted"].as_u64().unwrap() + body["duplicates"].as_u64().unwrap(), 200);
+        assert_eq!(
+            body["accepted"].as_u64().unwrap() + body["duplicates"].as_u64().unwrap(),
+            200
+        );
     }
     assert_eq!(accepted, 200);
     assert_eq!(db.events().await.len(), 200);
@@ -244,7 +352,18 @@ async fn a_new_job_named_under_two_applications_in_one_batch_is_refused_whole() 
     let reply = app.post(&json!([event(), second, first])).await;
     assert_eq!(reply.status, 422, "{}", reply.body);
     // The trigger registers a new job under the smallest application id: deposits.
-    assert_eq!(reply.problems(), vec![(json!(1), json!("job_id"), "job_of_other_application".to_owned())]);
+    assert_eq!(
+        reply.problems(),
+        vec![(
+            json!(1),
+            json!("job_id"),
+            "job_of_other_application".to_owned()
+        )]
+    );
     assert_eq!(db.events().await.len(), 0);
-    assert_eq!(db.count("SELECT count(*) FROM slo.job WHERE job_id = 'brand-new'").await, 0);
+    assert_eq!(
+        db.count("SELECT count(*) FROM slo.job WHERE job_id = 'brand-new'")
+            .await,
+        0
+    );
 }

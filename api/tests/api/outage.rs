@@ -12,13 +12,20 @@ async fn healthz_and_readyz_answer_when_the_database_is_there() {
     let h = app.get("/healthz").await;
     assert_eq!((h.status, h.body.clone()), (200, json!({"status": "ok"})));
     let r = app.get("/readyz").await;
-    assert_eq!((r.status, r.body.clone()), (200, json!({"status": "ready"})));
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, json!({"status": "ready"}))
+    );
 }
 
 #[tokio::test]
 async fn readyz_is_503_on_a_database_without_the_extension() {
     let db = TestDb::new().await;
-    db.client().await.batch_execute("DROP EXTENSION pg_slo").await.unwrap();
+    db.client()
+        .await
+        .batch_execute("DROP EXTENSION pg_slo")
+        .await
+        .unwrap();
     let app = TestApp::spawn(db.url()).await;
     assert_eq!(app.get("/readyz").await.status, 503);
     assert_eq!(app.get("/healthz").await.status, 200);
@@ -34,8 +41,16 @@ async fn the_service_starts_while_the_database_is_unreachable_and_answers_503() 
     assert_eq!(reply.status, 503);
     assert_eq!(reply.content_type(), "application/problem+json");
     assert_eq!(reply.headers["retry-after"], "5");
-    assert!(!reply.body.to_string().to_lowercase().contains("connection refused"));
-    assert_eq!(app.get("/healthz").await.status, 200, "alive even without a database");
+    assert!(!reply
+        .body
+        .to_string()
+        .to_lowercase()
+        .contains("connection refused"));
+    assert_eq!(
+        app.get("/healthz").await.status,
+        200,
+        "alive even without a database"
+    );
     assert_eq!(app.get("/readyz").await.status, 503);
 
     proxy.restore();
@@ -53,7 +68,9 @@ async fn an_outage_gives_503_and_the_service_recovers_by_itself() {
     proxy.cut();
     // Every request during the outage is refused with 503, none is answered 201.
     for i in 0..3 {
-        let reply = app.post(&event_with("run_id", json!(format!("during-{i}")))).await;
+        let reply = app
+            .post(&event_with("run_id", json!(format!("during-{i}"))))
+            .await;
         assert_eq!(reply.status, 503, "{}", reply.body);
         assert_eq!(reply.headers["retry-after"], "5");
     }
@@ -66,13 +83,25 @@ async fn an_outage_gives_503_and_the_service_recovers_by_itself() {
         if reply.status == 201 {
             break reply;
         }
-        assert_eq!(reply.status, 503, "only 503 while recovering: {}", reply.body);
-        assert!(Instant::now() < deadline, "the service did not recover within 20 s");
+        assert_eq!(
+            reply.status, 503,
+            "only 503 while recovering: {}",
+            reply.body
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the service did not recover within 20 s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(recovered.body, json!({"accepted": 1, "duplicates": 0}));
     assert_eq!(app.get("/readyz").await.status, 200);
     // The events answered 503 were not stored; the ones answered 201 were.
-    let runs: Vec<String> = db.events().await.iter().map(|e| e["run_id"].as_str().unwrap().to_owned()).collect();
+    let runs: Vec<String> = db
+        .events()
+        .await
+        .iter()
+        .map(|e| e["run_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(runs, vec!["run-1", "after"]);
 }

@@ -1,0 +1,84 @@
+# Shared steps of scripts/run.sh and scripts/test.sh. Each step skips what is already there,
+# so a second run is fast. Source it; do not run it.
+# Everything a fresh Debian 12 machine with PostgreSQL 15 lacks is installed here.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGRX_VERSION=0.18.1
+APT_PACKAGES=(postgresql-server-dev-15 libclang-dev clang pkg-config libssl-dev sudo)
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# PostgreSQL 15 must be running; start the Debian cluster if it is down.
+ensure_postgres() {
+  if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
+    log "starting PostgreSQL 15"
+    pg_ctlcluster --skip-systemctl-redirect 15 main start
+    for _ in $(seq 1 30); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && break; sleep 1; done
+  fi
+  pg_isready -h "$PGHOST" -p "$PGPORT" >/dev/null
+}
+
+# Debian packages the extension's build needs (pgrx: server headers, libclang).
+ensure_apt_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # Installing the server headers can upgrade postgresql-15: restart onto the new binaries.
+    log "restarting PostgreSQL 15 after the package install"
+    pg_ctlcluster --skip-systemctl-redirect 15 main restart || pg_ctlcluster --skip-systemctl-redirect 15 main start
+  fi
+  ensure_postgres
+}
+
+# The pinned cargo-pgrx, and its one-time init against the system PostgreSQL 15.
+ensure_cargo_pgrx() {
+  if ! cargo pgrx --version 2>/dev/null | grep -q " $PGRX_VERSION\$"; then
+    log "installing cargo-pgrx $PGRX_VERSION (a cold build takes several minutes)"
+    cargo install cargo-pgrx --version "=$PGRX_VERSION" --locked
+  fi
+  if ! grep -qs '^pg15 = ' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+    log "cargo pgrx init --pg15"
+    cargo pgrx init --pg15 "$PG_CONFIG"
+  fi
+}
+
+ensure_prerequisites() {
+  ensure_postgres
+  ensure_apt_packages
+  ensure_cargo_pgrx
+  (cd "$ROOT" && cargo fetch --locked)
+}
+
+# Builds and installs the extension into the local PostgreSQL. Pass --release for the run command.
+install_extension() {
+  log "building and installing the pg_slo extension ${1:-(debug)}"
+  (cd "$ROOT/pg_slo" && cargo pgrx install --pg-config "$PG_CONFIG" "$@")
+}
+
+# Creates database $1 if missing, with the extension created or updated to the installed version.
+ensure_database() {
+  local db=$1
+  if ! psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
+    log "creating database $db"
+    createdb "$db"
+  fi
+  psql -d "$db" -v ON_ERROR_STOP=1 -qc "CREATE EXTENSION IF NOT EXISTS pg_slo" \
+    -c "ALTER EXTENSION pg_slo UPDATE" >/dev/null
+}
+
+# Drops databases left behind by interrupted test runs.
+drop_stale_test_databases() {
+  psql -d postgres -v ON_ERROR_STOP=1 -qtA >/dev/null <<'SQL'
+SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', datname)
+FROM pg_database WHERE datname LIKE 'pg\_slo\_test\_%' \gexec
+SQL
+}

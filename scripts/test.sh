@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command: installs what the build needs (skipping what is there), installs the
+# extension into the local PostgreSQL, and runs every test tier:
+#   1. formatting and lints;
+#   2. extension tests: pg_regress against the system cluster (pg_slo/tests/pg_regress);
+#   3. unit tests (slo_core, api), API integration tests (api/tests, one database per test)
+#      and end-to-end tests (tests/tests, the real pg-slo binary), with cargo-nextest.
+# PostgreSQL is left running.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_prerequisites
+install_extension
+
+log "formatting and lints"
+cargo fmt --all --check
+cargo clippy --locked --all-targets -- -D warnings
+
+log "extension tests (pg_regress)"
+"$ROOT/scripts/pg_regress.sh"
+
+log "unit, integration and end-to-end tests"
+drop_stale_test_databases
+cargo build --locked -p api --bin pg-slo
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked --no-fail-fast
+else
+  cargo test --locked --no-fail-fast
+fi
+drop_stale_test_databases
