@@ -6,9 +6,15 @@
 //! - [`ident`]: identifiers (application, job, run, host ids) as validated newtypes.
 //! - [`event`]: a job-status event, parsed from the API's JSON shape with every problem collected.
 //! - [`violation`]: one broken rule, named by event index, field and rule code.
+//! - [`calendar`]: business calendars and run-date arithmetic.
+//! - [`holiday`]: holiday rules as code (the Federal Reserve's, and room for more markets).
+//! - [`schedule`]: expected times in an SLO's time zone, intraday periods, definition checks.
 
+pub mod calendar;
 pub mod event;
+pub mod holiday;
 pub mod ident;
+pub mod schedule;
 pub mod violation;
 
 pub use event::{
