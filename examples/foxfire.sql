@@ -1,8 +1,7 @@
 -- ============================================================================
 -- Foxfire Finance: the brief's SLOs as definitions. Idempotent: safe to load again.
--- Times are America/New_York wall-clock. Holidays are loaded separately
--- (slo.load_holidays, once the calendars issue lands); until then the standard
--- calendar skips weekends only.
+-- Times are America/New_York wall-clock. The business calendars skip the
+-- Federal Reserve's holidays, loaded here for 2020 to 2035.
 -- ============================================================================
 BEGIN;
 
@@ -46,5 +45,8 @@ INSERT INTO slo.slo_job (slo_id, job_id, expected_start, expected_end, day_unit)
   ('od-report', 'od-activity-report', '1 day 05:00', '1 day 08:00', 'run'),
   ('txn-summary-30m', 'txn-summary', '00:00', '00:10', 'calendar')
 ON CONFLICT (slo_id, job_id) DO NOTHING;
+
+-- The Federal Reserve's holidays (already loaded ones are kept).
+SELECT slo.load_holidays('us_federal_reserve', 'us_federal_reserve', 2020, 2035) AS holidays_added;
 
 COMMIT;

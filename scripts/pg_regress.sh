@@ -9,8 +9,9 @@ bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
 pgxs=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")
 out=$(mktemp -d /tmp/pg_slo_regress.XXXXXX)
 chown postgres: "$out"
-tests=(setup schema_checks duplicates comments)
+tests=(setup schema_checks duplicates calendars comments)
 status=0
+cd "$here"
 runuser -u postgres -- "$pgxs/../test/regress/pg_regress" \
   --bindir="$bindir" --host=/var/run/postgresql --port=5432 \
   --inputdir="$dir" --outputdir="$out" --dbname=pg_slo_regress "${tests[@]}" || status=$?

@@ -1,4 +1,4 @@
-//! The pg_slo extension: the SQL objects of schema `slo` (CONTRACT sections 1 to 3).
+//! The pg_slo extension: the SQL objects of schema `slo` (CONTRACT sections 1 to 5).
 //!
 //! What plain SQL does well stays SQL: the tables, their checks and the triggers live in
 //! `src/sql/*.sql`, loaded here in order. Rust functions come in beside the SQL they serve.
@@ -7,5 +7,27 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod calendar;
+mod conv;
+
 // Definitions and events: tables, keys, checks, comments, and the job-registration trigger.
 extension_sql_file!("sql/schema.sql", name = "schema", bootstrap);
+
+// Calendars: the maintained run-date table, the calendar functions, holidays, expected times,
+// definition checks. Uses the Rust functions of `calendar.rs`.
+extension_sql_file!(
+    "sql/calendar.sql",
+    name = "calendar",
+    requires = [
+        "schema",
+        calendar::calendar_run_dates,
+        calendar::calendar_step,
+        calendar::holiday_rule_dates,
+        calendar::holiday_rules,
+        calendar::check_slo_definition,
+        calendar::check_slo_job_definition,
+        calendar::expected_instant,
+        calendar::intraday_period_starts,
+        calendar::match_period,
+    ]
+);
