@@ -73,42 +73,6 @@ fn calendar_run_dates(
     SetOfIterator::new(dates)
 }
 
-/// The `n`-th run date after (`forward`) or before `d` of a calendar given by its parts;
-/// `n = 0` keeps `d` when it is a run date. NULL when none lies within ten years per step.
-#[pg_extern(immutable, parallel_safe)]
-#[allow(clippy::too_many_arguments)]
-fn calendar_step(
-    run_weekdays: Vec<i32>,
-    runs_on_holidays: bool,
-    holidays: Vec<Date>,
-    exception_dates: Vec<Date>,
-    exception_runs: Vec<bool>,
-    d: Date,
-    n: i32,
-    forward: bool,
-) -> Option<Date> {
-    let Ok(n) = u32::try_from(n) else {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("n must be 0 or more (got {n})"),
-        );
-    };
-    let cal = calendar(
-        &run_weekdays,
-        runs_on_holidays,
-        &holidays,
-        &exception_dates,
-        &exception_runs,
-    );
-    let d = date_in(d);
-    let found = if forward {
-        cal.next_run_date(d, n)
-    } else {
-        cal.prev_run_date(d, n)
-    };
-    found.map(date_out)
-}
-
 /// The holidays a rule gives for a span of years.
 #[pg_extern(immutable, parallel_safe)]
 fn holiday_rule_dates(
@@ -186,6 +150,26 @@ fn check_slo_definition(
     true
 }
 
+/// Checks a calendar's weekdays; raises `check_violation` naming the calendar and the field.
+/// Called by the trigger on `slo.calendar`.
+#[pg_extern(immutable, parallel_safe)]
+fn check_calendar_definition(calendar_id: &str, run_weekdays: Vec<Option<i32>>) -> bool {
+    let bad = |msg: String| -> ! {
+        raise(
+            PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
+            format!("calendar {calendar_id:?}: run_weekdays {msg}"),
+        )
+    };
+    let Some(days) = run_weekdays.into_iter().collect::<Option<Vec<i32>>>() else {
+        bad("must not hold NULL".into());
+    };
+    if let Err(e) = Calendar::new(&days, false, [], []) {
+        let text = e.to_string();
+        bad(text.trim_start_matches("run_weekdays ").to_owned());
+    }
+    true
+}
+
 /// Checks a job's offsets within an SLO; raises `check_violation` naming both and the field.
 /// Called by the trigger on `slo.slo_job`.
 #[pg_extern(immutable, parallel_safe)]
@@ -209,24 +193,20 @@ fn check_slo_job_definition(
     true
 }
 
-/// The expected instant of one offset for one instance of an SLO, given the SLO's time zone
-/// and window, and its calendar's parts (for run-day offsets). NULL when run days run out.
-#[pg_extern(immutable, parallel_safe)]
+/// The expected instant of one offset for one instance of an SLO, given the SLO's time zone,
+/// window and calendar (for run-day offsets). NULL when run days run out.
+#[pg_extern(stable, parallel_safe)]
 #[allow(clippy::too_many_arguments)]
 fn expected_instant(
     time_zone: &str,
     period: Option<Interval>,
     window_start: Option<Time>,
     window_end: Option<Time>,
+    calendar_id: &str,
     business_date: Date,
     period_start: Time,
     offset: Interval,
     day_unit: &str,
-    run_weekdays: Vec<i32>,
-    runs_on_holidays: bool,
-    holidays: Vec<Date>,
-    exception_dates: Vec<Date>,
-    exception_runs: Vec<bool>,
 ) -> Option<TimestampWithTimeZone> {
     let tz = schedule::parse_time_zone(time_zone).unwrap_or_else(|p| {
         raise(
@@ -246,16 +226,11 @@ fn expected_instant(
             format!("offset {m}"),
         )
     });
+    let calendar = crate::calendar_cache::calendar(calendar_id);
     let sched = SloSchedule {
         time_zone: tz,
         window: window("?", period, window_start, window_end),
-        calendar: calendar(
-            &run_weekdays,
-            runs_on_holidays,
-            &holidays,
-            &exception_dates,
-            &exception_runs,
-        ),
+        calendar: std::borrow::Cow::Borrowed(&calendar),
     };
     sched
         .expected(date_in(business_date), time_in(period_start), offset, unit)

@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 mod calendar;
+mod calendar_cache;
 mod conv;
 
 // Definitions and events: tables, keys, checks, comments, and the job-registration trigger.
@@ -21,10 +22,14 @@ extension_sql_file!(
     requires = [
         "schema",
         calendar::calendar_run_dates,
-        calendar::calendar_step,
+        calendar_cache::is_run_date,
+        calendar_cache::next_run_date,
+        calendar_cache::prev_run_date,
+        calendar_cache::run_dates,
         calendar::holiday_rule_dates,
         calendar::holiday_rules,
         calendar::check_slo_definition,
+        calendar::check_calendar_definition,
         calendar::check_slo_job_definition,
         calendar::expected_instant,
         calendar::intraday_period_starts,

@@ -19,6 +19,7 @@ use chrono::{
     TimeZone, Utc,
 };
 use chrono_tz::Tz;
+use std::borrow::Cow;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -247,15 +248,16 @@ pub fn check_offsets(start: Offset, end: Offset) -> Result<(), DefinitionProblem
     Ok(())
 }
 
-/// What the expected times of an SLO need: its time zone, its window when intraday, and its calendar.
+/// What the expected times of an SLO need: its time zone, its window when intraday, and its
+/// calendar (owned, or borrowed from a cache).
 #[derive(Debug, Clone)]
-pub struct SloSchedule {
+pub struct SloSchedule<'c> {
     pub time_zone: Tz,
     pub window: Option<Window>,
-    pub calendar: Calendar,
+    pub calendar: Cow<'c, Calendar>,
 }
 
-impl SloSchedule {
+impl SloSchedule<'_> {
     /// The expected instant of `offset` for the instance (`business_date`, `period_start`).
     /// Daily: the days move the business date (calendar or run days), and the time part is the
     /// local wall-clock time on that date. Intraday: the days move the date, and the time part is
@@ -399,11 +401,11 @@ mod tests {
         .unwrap()
     }
 
-    fn daily(tz: Tz, calendar: Calendar) -> SloSchedule {
+    fn daily(tz: Tz, calendar: Calendar) -> SloSchedule<'static> {
         SloSchedule {
             time_zone: tz,
             window: None,
-            calendar,
+            calendar: Cow::Owned(calendar),
         }
     }
 
@@ -557,7 +559,7 @@ mod tests {
         let s = SloSchedule {
             time_zone: NY,
             window: Some(summary_window()),
-            calendar: standard_2026(),
+            calendar: Cow::Owned(standard_2026()),
         };
         let ten = Offset::hours_minutes(0, 0, 10);
         assert_eq!(

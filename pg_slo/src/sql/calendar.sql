@@ -2,30 +2,28 @@
 -- pg_slo calendars: run dates, holidays, expected times, definition checks
 -- (CONTRACT sections 2 and 5).
 --
--- The rules live in Rust (slo_core, wrapped by pure functions of this extension);
--- this file keeps them fast and current:
---   * slo.run_date holds every run date of every calendar over a fixed horizon,
---     rebuilt by triggers whenever a calendar, its exceptions or its holidays
---     change, so the lookup functions are index probes;
---   * outside the horizon the same functions compute the answer from the
---     definitions (correct, only slower).
+-- The rules live in Rust (slo_core). The calendar functions (slo.is_run_date,
+-- slo.next_run_date, slo.prev_run_date, slo.run_dates) are Rust functions that
+-- load a calendar once per statement and answer from memory (calendar_cache.rs).
+-- slo.run_date holds every run date of every calendar over a fixed horizon for
+-- set-based joins (BI tools, the engine), rebuilt by triggers whenever a
+-- calendar, its exceptions or its holidays change.
 -- ============================================================================
 
 -- ---- Comments on the Rust functions (pgrx creates them without) ------------
 COMMENT ON FUNCTION slo.calendar_run_dates(int[], boolean, date[], date[], boolean[], date, date) IS
   'Run dates from from_date to to_date of a calendar given by its parts (weekdays, runs_on_holidays, '
   'holiday dates, exception dates and whether each runs). Pure; slo.run_dates is the table-backed form.';
-COMMENT ON FUNCTION slo.calendar_step(int[], boolean, date[], date[], boolean[], date, int, boolean) IS
-  'The n-th run date after (forward) or before d of a calendar given by its parts; n = 0 keeps a run date. '
-  'Pure; slo.next_run_date and slo.prev_run_date are the table-backed forms.';
 COMMENT ON FUNCTION slo.holiday_rule_dates(text, int, int) IS
   'The observed holidays a rule (see slo.holiday_rules()) gives from from_year to to_year.';
 COMMENT ON FUNCTION slo.holiday_rules() IS 'The holiday rules this build knows, with their observance policy.';
 COMMENT ON FUNCTION slo.check_slo_definition(text, text, interval, time, time) IS
   'Raises check_violation naming the SLO and the field when its time zone, period or window is invalid.';
+COMMENT ON FUNCTION slo.check_calendar_definition(text, int[]) IS
+  'Raises check_violation naming the calendar when its run_weekdays are empty, hold NULL, or name no ISO weekday.';
 COMMENT ON FUNCTION slo.check_slo_job_definition(text, text, interval, interval) IS
   'Raises check_violation naming the SLO, the job and the field when its offsets are invalid.';
-COMMENT ON FUNCTION slo.expected_instant(text, interval, time, time, date, time, interval, text, int[], boolean, date[], date[], boolean[]) IS
+COMMENT ON FUNCTION slo.expected_instant(text, interval, time, time, text, date, time, interval, text) IS
   'The expected instant of one offset for one SLO instance. Daily: the days move the business date '
   '(calendar or run days), the time part is local wall-clock. Intraday: elapsed time after the period start. '
   'A local time in a DST gap is the instant of the jump; one in the fall-back overlap is its first occurrence.';
@@ -39,7 +37,7 @@ CREATE FUNCTION slo.run_date_horizon() RETURNS daterange
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN daterange('2000-01-01', '2061-01-01');
 COMMENT ON FUNCTION slo.run_date_horizon() IS
-  'The dates slo.run_date covers (2000 to 2060). Outside it the calendar functions compute from the definitions.';
+  'The dates slo.run_date covers (2000 to 2060). The calendar functions answer for any date.';
 
 -- ---- Run dates, kept current -----------------------------------------------------
 CREATE TABLE slo.run_date (
@@ -73,38 +71,7 @@ AS $$
   WHERE c.calendar_id = $1
 $$;
 COMMENT ON FUNCTION slo.calendar_computed_run_dates(text, date, date) IS
-  'Run dates of a calendar from its definition rows, computed (not looked up); used outside the horizon.';
-
--- The n-th run date after or before d, computed from the definition rows.
-CREATE FUNCTION slo.calendar_computed_step(calendar_id text, d date, n int, forward boolean)
-RETURNS date
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-  SELECT slo.calendar_step(
-    c.run_weekdays, c.runs_on_holidays,
-    ARRAY(SELECT h.holiday_date FROM slo.holiday h WHERE h.holiday_set = c.holiday_set),
-    ARRAY(SELECT x.exception_date FROM slo.calendar_exception x WHERE x.calendar_id = c.calendar_id ORDER BY 1),
-    ARRAY(SELECT x.runs FROM slo.calendar_exception x WHERE x.calendar_id = c.calendar_id ORDER BY x.exception_date),
-    $2, $3, $4)
-  FROM slo.calendar c
-  WHERE c.calendar_id = slo.require_calendar($1)
-$$;
-
--- Raises a clear error for an unknown calendar; returns its id otherwise.
-CREATE FUNCTION slo.require_calendar(calendar_id text) RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM slo.calendar c WHERE c.calendar_id = $1) THEN
-    RAISE EXCEPTION 'unknown calendar %', coalesce(quote_literal($1), 'NULL')
-      USING ERRCODE = 'no_data_found', HINT = 'calendars are rows of slo.calendar';
-  END IF;
-  RETURN $1;
-END
-$$;
-COMMENT ON FUNCTION slo.require_calendar(text) IS 'Returns calendar_id, or raises no_data_found when no such calendar exists.';
-COMMENT ON FUNCTION slo.calendar_computed_step(text, date, int, boolean) IS
-  'The n-th run date after (forward) or before d, computed from the definition rows; used outside the horizon.';
+  'Run dates of a calendar computed from its definition rows; fills slo.run_date.';
 
 -- Rebuilds slo.run_date for the given calendars (all when NULL); returns the rows written.
 CREATE FUNCTION slo.refresh_run_dates(calendar_ids text[] DEFAULT NULL) RETURNS bigint
@@ -192,68 +159,14 @@ COMMENT ON TRIGGER holiday_inserted ON slo.holiday IS 'Recomputes the run dates 
 COMMENT ON TRIGGER holiday_updated ON slo.holiday IS 'Recomputes the run dates of the calendars using the holiday sets concerned.';
 COMMENT ON TRIGGER holiday_deleted ON slo.holiday IS 'Recomputes the run dates of the calendars using the holiday sets concerned.';
 
--- ---- The calendar functions of CONTRACT section 5 --------------------------------
--- Plain SQL functions so the planner can inline them into a caller's query: inside the
--- horizon each is one index probe of slo.run_date.
-
-CREATE FUNCTION slo.is_run_date(calendar_id text, d date) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-  SELECT CASE
-    WHEN $2 <@ slo.run_date_horizon() THEN
-      EXISTS (SELECT 1 FROM slo.run_date r WHERE r.calendar_id = $1 AND r.run_date = $2)
-      OR (slo.require_calendar($1) IS NULL)
-    ELSE EXISTS (SELECT 1 FROM slo.calendar_computed_run_dates(slo.require_calendar($1), $2, $2))
-  END
-$$;
+-- ---- The calendar functions of CONTRACT section 5 (Rust, calendar_cache.rs) -----
 COMMENT ON FUNCTION slo.is_run_date(text, date) IS
   'True when d is a run date of the calendar: an exception says it runs, or its ISO weekday is a run weekday '
   'and it is not a holiday of the calendar''s set (or the calendar runs on holidays). Unknown calendars raise.';
-
-CREATE FUNCTION slo.next_run_date(calendar_id text, d date, n int DEFAULT 1) RETURNS date
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-  SELECT coalesce(
-    (SELECT r.run_date FROM slo.run_date r
-     WHERE r.calendar_id = $1
-       AND $3 >= 0
-       AND $2 >= lower(slo.run_date_horizon()) - 1
-       AND (r.run_date > $2 OR ($3 = 0 AND r.run_date = $2))
-     ORDER BY r.run_date
-     OFFSET greatest($3, 1) - 1 LIMIT 1),
-    slo.calendar_computed_step($1, $2, $3, true))
-$$;
 COMMENT ON FUNCTION slo.next_run_date(text, date, int) IS
   'The n-th run date after d (n = 0: d itself when it is a run date, else the next one). NULL when none lies within ten years.';
-
-CREATE FUNCTION slo.prev_run_date(calendar_id text, d date, n int DEFAULT 1) RETURNS date
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-  SELECT coalesce(
-    (SELECT r.run_date FROM slo.run_date r
-     WHERE r.calendar_id = $1
-       AND $3 >= 0
-       AND $2 <= upper(slo.run_date_horizon())
-       AND (r.run_date < $2 OR ($3 = 0 AND r.run_date = $2))
-     ORDER BY r.run_date DESC
-     OFFSET greatest($3, 1) - 1 LIMIT 1),
-    slo.calendar_computed_step($1, $2, $3, false))
-$$;
 COMMENT ON FUNCTION slo.prev_run_date(text, date, int) IS
   'The n-th run date before d (n = 0: d itself when it is a run date, else the previous one). NULL when none lies within ten years.';
-
-CREATE FUNCTION slo.run_dates(calendar_id text, from_date date, to_date date) RETURNS SETOF date
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-  SELECT r.run_date FROM slo.run_date r
-  WHERE r.calendar_id = slo.require_calendar($1)
-    AND $2 >= lower(slo.run_date_horizon()) AND $3 < upper(slo.run_date_horizon())
-    AND r.run_date BETWEEN $2 AND $3
-  UNION ALL
-  SELECT d FROM slo.calendar_computed_run_dates(slo.require_calendar($1), $2, $3) AS d
-  WHERE NOT ($2 >= lower(slo.run_date_horizon()) AND $3 < upper(slo.run_date_horizon()))
-  ORDER BY 1
-$$;
 COMMENT ON FUNCTION slo.run_dates(text, date, date) IS 'The run dates of the calendar from from_date to to_date inclusive, in order.';
 
 -- ---- Holidays ---------------------------------------------------------------------
@@ -314,6 +227,19 @@ CREATE TRIGGER slo_check_definition BEFORE INSERT OR UPDATE ON slo.slo
   FOR EACH ROW EXECUTE FUNCTION slo.slo_check_definition();
 COMMENT ON TRIGGER slo_check_definition ON slo.slo IS 'Checks the time zone, period and window of each SLO written.';
 
+CREATE FUNCTION slo.calendar_check_definition() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM slo.check_calendar_definition(NEW.calendar_id, NEW.run_weekdays);
+  RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION slo.calendar_check_definition() IS 'Row trigger of slo.calendar: refuses an empty or invalid weekday set.';
+CREATE TRIGGER calendar_check_definition BEFORE INSERT OR UPDATE ON slo.calendar
+  FOR EACH ROW EXECUTE FUNCTION slo.calendar_check_definition();
+COMMENT ON TRIGGER calendar_check_definition ON slo.calendar IS 'Checks the weekdays of each calendar written.';
+
 CREATE FUNCTION slo.slo_job_check_definition() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
@@ -347,11 +273,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
   s slo.slo;
-  c slo.calendar;
   p time := $3;
-  hol date[];
-  exc_dates date[];
-  exc_runs boolean[];
 BEGIN
   SELECT * INTO s FROM slo.slo x WHERE x.slo_id = $1;
   IF NOT FOUND THEN
@@ -372,18 +294,12 @@ BEGIN
   IF NOT slo.is_run_date(s.calendar_id, $2) THEN
     RETURN;  -- not a run date of the SLO's calendar: no instance
   END IF;
-  SELECT * INTO c FROM slo.calendar x WHERE x.calendar_id = s.calendar_id;
-  hol := ARRAY(SELECT h.holiday_date FROM slo.holiday h WHERE h.holiday_set = c.holiday_set);
-  exc_dates := ARRAY(SELECT x.exception_date FROM slo.calendar_exception x
-                     WHERE x.calendar_id = c.calendar_id ORDER BY x.exception_date);
-  exc_runs := ARRAY(SELECT x.runs FROM slo.calendar_exception x
-                    WHERE x.calendar_id = c.calendar_id ORDER BY x.exception_date);
   RETURN QUERY
   SELECT j.job_id,
-         slo.expected_instant(s.time_zone, s.period, s.window_start, s.window_end, $2, p, j.expected_start,
-                              j.day_unit, c.run_weekdays, c.runs_on_holidays, hol, exc_dates, exc_runs),
-         slo.expected_instant(s.time_zone, s.period, s.window_start, s.window_end, $2, p, j.expected_end,
-                              j.day_unit, c.run_weekdays, c.runs_on_holidays, hol, exc_dates, exc_runs)
+         slo.expected_instant(s.time_zone, s.period, s.window_start, s.window_end, s.calendar_id, $2, p,
+                              j.expected_start, j.day_unit),
+         slo.expected_instant(s.time_zone, s.period, s.window_start, s.window_end, s.calendar_id, $2, p,
+                              j.expected_end, j.day_unit)
   FROM slo.slo_job j
   WHERE j.slo_id = s.slo_id
   ORDER BY j.job_id;
@@ -403,3 +319,23 @@ AS $$
 $$;
 COMMENT ON FUNCTION slo.expected_times(text, date, time) IS
   'Expected start (earliest of its jobs) and end (latest) of one SLO instance; no row when the date is not a run date.';
+
+-- Writes each calendar warning to the server log (and the client), for the evaluator to call on
+-- each run; returns how many there were.
+CREATE FUNCTION slo.log_calendar_warnings() RETURNS int
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  w record;
+  n int := 0;
+BEGIN
+  FOR w IN SELECT * FROM slo.calendar_warning ORDER BY calendar_id, missing_year LOOP
+    RAISE WARNING '%', w.warning
+      USING HINT = 'see slo.calendar_warning', DETAIL = format('last holiday loaded: %s', coalesce(w.last_holiday::text, 'none'));
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END
+$$;
+COMMENT ON FUNCTION slo.log_calendar_warnings() IS
+  'Raises a WARNING (written to the server log) for each row of slo.calendar_warning; returns how many.';

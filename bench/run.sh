@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every benchmark with a release build of the extension and prints each figure beside a
+# baseline measured in the same run (these machines are noisy: compare ratios, not times).
+# Afterwards the release build stays installed; scripts/test.sh installs its debug build again.
+source "$(dirname "$0")/../scripts/lib.sh"
+ensure_prerequisites
+install_extension --release
+echo
+echo "== calendars (issue 3) =="
+"$ROOT/bench/calendar.sh"

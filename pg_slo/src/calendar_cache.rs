@@ -1,0 +1,189 @@
+//! The calendar functions of CONTRACT section 5 (`slo.is_run_date`, `slo.next_run_date`,
+//! `slo.prev_run_date`, `slo.run_dates`), backed by a per-statement cache of calendars.
+//!
+//! Called per row (a year of dates for a thousand SLOs is 365,000 calls), each function must
+//! cost no more than a table lookup. PostgreSQL cannot inline a scalar SQL function that reads a
+//! table, so instead the first call in a statement loads the calendar's definition (its row,
+//! its holidays, its exceptions: one SPI query) into a `slo_core::Calendar`, and every later
+//! call in the same statement answers from memory.
+//!
+//! The cache is keyed by what the statement can see: the transaction, the statement, the
+//! command id and the active snapshot's bounds. A new statement, or a new snapshot within one
+//! (as PL/pgSQL takes in READ COMMITTED), loads again, so a definition change is seen exactly
+//! when the caller's snapshot would see it. May read slo.calendar, slo.holiday and
+//! slo.calendar_exception; writes nothing.
+
+use crate::calendar::raise;
+use crate::conv::{date_in, date_out};
+use pgrx::datum::Date;
+use pgrx::pg_sys;
+use pgrx::pg_sys::errcodes::PgSqlErrorCode;
+use pgrx::prelude::*;
+use slo_core::calendar::Calendar;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// What identifies the data a statement sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StatementKey {
+    xact_start: i64,
+    stmt_start: i64,
+    command_id: u32,
+    xmin: u32,
+    xmax: u32,
+    xcnt: u32,
+}
+
+fn statement_key() -> StatementKey {
+    // SAFETY: plain reads of backend-local state; the snapshot pointer is checked for null.
+    unsafe {
+        let snap = pg_sys::GetActiveSnapshot();
+        let (xmin, xmax, xcnt) = if snap.is_null() {
+            (0, 0, 0)
+        } else {
+            (
+                (*snap).xmin.into_inner(),
+                (*snap).xmax.into_inner(),
+                (*snap).xcnt,
+            )
+        };
+        StatementKey {
+            xact_start: pg_sys::GetCurrentTransactionStartTimestamp(),
+            stmt_start: pg_sys::GetCurrentStatementStartTimestamp(),
+            command_id: pg_sys::GetCurrentCommandId(false),
+            xmin,
+            xmax,
+            xcnt,
+        }
+    }
+}
+
+thread_local! {
+    static CACHE: RefCell<(Option<StatementKey>, HashMap<String, Rc<Calendar>>)> =
+        RefCell::new((None, HashMap::new()));
+}
+
+const LOAD_CALENDAR: &str = "\
+SELECT c.run_weekdays, c.runs_on_holidays,
+       ARRAY(SELECT h.holiday_date FROM slo.holiday h WHERE h.holiday_set = c.holiday_set),
+       ARRAY(SELECT x.exception_date FROM slo.calendar_exception x
+             WHERE x.calendar_id = c.calendar_id ORDER BY x.exception_date),
+       ARRAY(SELECT x.runs FROM slo.calendar_exception x
+             WHERE x.calendar_id = c.calendar_id ORDER BY x.exception_date)
+FROM slo.calendar c WHERE c.calendar_id = $1";
+
+fn load(calendar_id: &str) -> Calendar {
+    let spi_err = |e: pgrx::spi::SpiError| -> ! {
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("loading calendar {calendar_id:?}: {e}"),
+        )
+    };
+    Spi::connect(|client| {
+        let table = client
+            .select(LOAD_CALENDAR, Some(1), &[calendar_id.into()])
+            .unwrap_or_else(|e| spi_err(e));
+        if table.is_empty() {
+            raise(
+                PgSqlErrorCode::ERRCODE_NO_DATA_FOUND,
+                format!("unknown calendar {calendar_id:?} (calendars are rows of slo.calendar)"),
+            );
+        }
+        let row = table.first();
+        let weekdays: Vec<i32> = row
+            .get(1)
+            .unwrap_or_else(|e| spi_err(e))
+            .unwrap_or_default();
+        let on_holidays: bool = row.get(2).unwrap_or_else(|e| spi_err(e)).unwrap_or(false);
+        let holidays: Vec<Date> = row
+            .get(3)
+            .unwrap_or_else(|e| spi_err(e))
+            .unwrap_or_default();
+        let exc_dates: Vec<Date> = row
+            .get(4)
+            .unwrap_or_else(|e| spi_err(e))
+            .unwrap_or_default();
+        let exc_runs: Vec<bool> = row
+            .get(5)
+            .unwrap_or_else(|e| spi_err(e))
+            .unwrap_or_default();
+        Calendar::new(
+            &weekdays,
+            on_holidays,
+            holidays.into_iter().map(date_in),
+            exc_dates.into_iter().map(date_in).zip(exc_runs),
+        )
+        .unwrap_or_else(|e| {
+            raise(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!("calendar {calendar_id:?}: {e}"),
+            )
+        })
+    })
+}
+
+/// The calendar as the current statement sees it.
+pub(crate) fn calendar(calendar_id: &str) -> Rc<Calendar> {
+    let key = statement_key();
+    CACHE.with(|cell| {
+        {
+            let mut cache = cell.borrow_mut();
+            if cache.0 != Some(key) {
+                cache.0 = Some(key);
+                cache.1.clear();
+            }
+            if let Some(c) = cache.1.get(calendar_id) {
+                return c.clone();
+            }
+        }
+        // Loading runs SPI, which may call back into these functions: no borrow held here.
+        let loaded = Rc::new(load(calendar_id));
+        cell.borrow_mut()
+            .1
+            .insert(calendar_id.to_owned(), loaded.clone());
+        loaded
+    })
+}
+
+fn steps(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or_else(|_| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("n must be 0 or more (got {n})"),
+        )
+    })
+}
+
+/// True when `d` is a run date of the calendar. Unknown calendars raise `no_data_found`.
+#[pg_extern(stable, parallel_safe)]
+fn is_run_date(calendar_id: &str, d: Date) -> bool {
+    calendar(calendar_id).is_run_date(date_in(d))
+}
+
+/// The `n`-th run date after `d`; `n = 0` is `d` itself when it is a run date, else the next.
+#[pg_extern(stable, parallel_safe)]
+fn next_run_date(calendar_id: &str, d: Date, n: default!(i32, 1)) -> Option<Date> {
+    calendar(calendar_id)
+        .next_run_date(date_in(d), steps(n))
+        .map(date_out)
+}
+
+/// The `n`-th run date before `d`; `n = 0` is `d` itself when it is a run date, else the previous.
+#[pg_extern(stable, parallel_safe)]
+fn prev_run_date(calendar_id: &str, d: Date, n: default!(i32, 1)) -> Option<Date> {
+    calendar(calendar_id)
+        .prev_run_date(date_in(d), steps(n))
+        .map(date_out)
+}
+
+/// The run dates from `from_date` to `to_date` inclusive, in order.
+#[pg_extern(stable, parallel_safe)]
+fn run_dates(calendar_id: &str, from_date: Date, to_date: Date) -> SetOfIterator<'static, Date> {
+    let cal = calendar(calendar_id);
+    let dates: Vec<Date> = cal
+        .run_dates(date_in(from_date), date_in(to_date))
+        .map(date_out)
+        .collect();
+    SetOfIterator::new(dates)
+}
