@@ -7,10 +7,12 @@
 //! - [`event`]: a job-status event, parsed from the API's JSON shape with every problem collected.
 //! - [`violation`]: one broken rule, named by event index, field and rule code.
 //! - [`calendar`]: business calendars and run-date arithmetic.
+//! - [`engine`]: the reference computation of SLO performance from definitions and events.
 //! - [`holiday`]: holiday rules as code (the Federal Reserve's, and room for more markets).
 //! - [`schedule`]: expected times in an SLO's time zone, intraday periods, definition checks.
 
 pub mod calendar;
+pub mod engine;
 pub mod event;
 pub mod holiday;
 pub mod ident;

@@ -1,0 +1,1 @@
+//! Reference computation of SLO performance (being written).
