@@ -36,10 +36,11 @@ INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone, period, windo
 ON CONFLICT (slo_id) DO NOTHING;
 
 -- The overdraft job for business date D runs after midnight: 00:30 to 03:00 on D + 1.
--- The load and the report follow it; they count run days, so Friday's are due Monday.
+-- It runs every calendar day (Friday's runs on Saturday); the load and the report follow it
+-- on business days and count run days, so Friday's are due Monday.
 INSERT INTO slo.slo_job (slo_id, job_id, expected_start, expected_end, day_unit) VALUES
   ('od-data-for-dss', 'od-calc', '1 day 00:30', '1 day 03:00', 'calendar'),
-  ('dss-load', 'od-calc', '1 day 00:30', '1 day 03:00', 'run'),
+  ('dss-load', 'od-calc', '1 day 00:30', '1 day 03:00', 'calendar'),
   ('dss-load', 'dss-load-od', '1 day 03:00', '1 day 05:00', 'run'),
   ('od-report', 'dss-load-od', '1 day 03:00', '1 day 05:00', 'run'),
   ('od-report', 'od-activity-report', '1 day 05:00', '1 day 08:00', 'run'),

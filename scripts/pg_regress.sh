@@ -9,7 +9,7 @@ bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
 pgxs=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")
 out=$(mktemp -d /tmp/pg_slo_regress.XXXXXX)
 chown postgres: "$out"
-tests=(setup schema_checks duplicates calendars comments)
+tests=(setup schema_checks duplicates calendars engine comments)
 status=0
 cd "$here"
 runuser -u postgres -- "$pgxs/../test/regress/pg_regress" \

@@ -254,6 +254,37 @@ fn intraday_period_starts(
     )
 }
 
+/// The instance period of an intraday event that has its own period (CONTRACT section 3): the
+/// period it names when given (snapped to the period containing that time, clamped to the
+/// window), otherwise the latest period start at or before its local status time.
+#[pg_extern(immutable, parallel_safe)]
+fn start_period(
+    time_zone: &str,
+    window_start: Time,
+    window_end: Time,
+    period: Interval,
+    business_date: Date,
+    status_time: TimestampWithTimeZone,
+    given_period: Option<Time>,
+) -> Time {
+    let w = window("?", Some(period), Some(window_start), Some(window_end))
+        .expect("a window was given");
+    let bd = date_in(business_date);
+    let local = match given_period {
+        Some(t) => bd.and_time(time_in(t)),
+        None => {
+            let tz = schedule::parse_time_zone(time_zone).unwrap_or_else(|p| {
+                raise(
+                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("{} {}", p.field, p.message),
+                )
+            });
+            tstz_in(status_time).with_timezone(&tz).naive_local()
+        }
+    };
+    time_out(w.match_period(bd, local))
+}
+
 /// The period of a `start` event of an intraday SLO: the latest period start at or before the
 /// event's local time, clamped to the window (CONTRACT section 3).
 #[pg_extern(immutable, parallel_safe)]

@@ -34,5 +34,13 @@ extension_sql_file!(
         calendar::expected_instant,
         calendar::intraday_period_starts,
         calendar::match_period,
+        calendar::start_period,
     ]
+);
+
+// The engine: slo.slo_performance, its trigger, slo.evaluate, slo.recompute, the report view.
+extension_sql_file!(
+    "sql/engine.sql",
+    name = "engine",
+    requires = ["calendar", calendar::start_period]
 );

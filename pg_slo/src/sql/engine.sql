@@ -1,0 +1,321 @@
+-- ============================================================================
+-- pg_slo engine: SLO performance computed inside PostgreSQL (CONTRACT sections
+-- 3 to 5).
+--
+-- How it stays right whatever the order of events:
+--   * every change recomputes the whole SLO day it touches from ALL events of
+--     that day (never increments), so the result is a function of the set of
+--     events, not of their order or repetition;
+--   * writers of the same SLO day are serialised by transaction advisory locks
+--     on hash buckets of (slo_id, business_date), taken in bucket order (no
+--     deadlock; at most 128 locks a transaction, however large the COPY). In
+--     READ COMMITTED each recompute runs after the lock with a fresh snapshot,
+--     so it sees every committed event; under REPEATABLE READ or SERIALIZABLE
+--     PostgreSQL raises a serialization failure instead of losing an update;
+--   * set-based: one statement trigger per INSERT/COPY statement, with the
+--     statement's new rows as a transition table.
+-- ============================================================================
+
+CREATE TABLE slo.slo_performance (
+  slo_id         text NOT NULL CONSTRAINT slo_performance_slo_id_fkey
+                   REFERENCES slo.slo (slo_id) ON DELETE CASCADE ON UPDATE CASCADE,
+  business_date  date NOT NULL,
+  period_start   time NOT NULL DEFAULT time '00:00',
+  expected_start timestamptz NOT NULL,
+  expected_end   timestamptz NOT NULL,
+  actual_start   timestamptz NULL,
+  actual_end     timestamptz NULL,
+  failed_runs    int NOT NULL DEFAULT 0,
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (slo_id, business_date, period_start)
+);
+COMMENT ON TABLE slo.slo_performance IS
+  'One row per SLO instance that is due or has events; written only by the extension (triggers on slo.job_status, '
+  'slo.evaluate, slo.recompute). Derived from events: not dumped by pg_dump; rebuild with slo.recompute after a restore.';
+COMMENT ON COLUMN slo.slo_performance.slo_id IS 'The SLO.';
+COMMENT ON COLUMN slo.slo_performance.business_date IS 'The business date of the instance (a run date of the SLO''s calendar).';
+COMMENT ON COLUMN slo.slo_performance.period_start IS 'The period start of an intraday instance; 00:00 for a daily one.';
+COMMENT ON COLUMN slo.slo_performance.expected_start IS 'Earliest expected start of the instance''s jobs.';
+COMMENT ON COLUMN slo.slo_performance.expected_end IS 'Latest expected end of the instance''s jobs.';
+COMMENT ON COLUMN slo.slo_performance.actual_start IS 'Earliest start of any of its jobs; NULL if none started.';
+COMMENT ON COLUMN slo.slo_performance.actual_end IS 'Latest end (earliest success) over all its jobs; NULL while any job is incomplete.';
+COMMENT ON COLUMN slo.slo_performance.failed_runs IS 'Runs of the instance''s jobs that reported fail (distinct job and run id).';
+COMMENT ON COLUMN slo.slo_performance.updated_at IS 'When the row last changed.';
+
+CREATE INDEX slo_performance_business_date_idx ON slo.slo_performance (business_date, slo_id);
+COMMENT ON INDEX slo.slo_performance_business_date_idx IS 'Reads a whole business day (today''s report) fast.';
+
+-- ---- Recomputing SLO days ------------------------------------------------------------
+CREATE FUNCTION slo.refresh_slo_days(slo_ids text[], business_dates date[]) RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  written int;
+BEGIN
+  -- Serialise writers of the same SLO days: 128 buckets, locked in order.
+  PERFORM pg_advisory_xact_lock(2026112401, b.bucket)
+  FROM (SELECT DISTINCT abs(hashtext(u.slo_id || '/' || u.business_date::text)) % 128 AS bucket
+        FROM unnest($1, $2) AS u(slo_id, business_date)
+        ORDER BY 1) AS b;
+
+  -- A new statement, so a new snapshot (READ COMMITTED): every committed event is seen.
+  WITH days AS (
+    SELECT DISTINCT u.slo_id, u.business_date FROM unnest($1, $2) AS u(slo_id, business_date)
+  ), sd AS (
+    SELECT d.slo_id, d.business_date, s.calendar_id, s.time_zone, s.period, s.window_start, s.window_end
+    FROM days d JOIN slo.slo s ON s.slo_id = d.slo_id
+    WHERE s.active AND slo.is_run_date(s.calendar_id, d.business_date)
+  ), ev AS (
+    SELECT sd.*, e.job_id, e.status, e.status_time, e.run_id, e.period_start AS given
+    FROM sd
+    JOIN slo.slo_job j ON j.slo_id = sd.slo_id
+    JOIN slo.job_status e ON e.job_id = j.job_id AND e.business_date = sd.business_date
+  ), own_period AS (
+    -- Events whose period is their own: every event of a daily SLO; an intraday start, or
+    -- any intraday event that names its period.
+    SELECT ev.slo_id, ev.business_date, ev.job_id, ev.run_id, ev.status, ev.status_time,
+           CASE WHEN ev.period IS NULL THEN time '00:00'
+                ELSE slo.start_period(ev.time_zone, ev.window_start, ev.window_end, ev.period,
+                                      ev.business_date, ev.status_time, ev.given) END AS p
+    FROM ev
+    WHERE ev.period IS NULL OR ev.status = 'start' OR ev.given IS NOT NULL
+  ), run_period AS (
+    -- The period of an intraday run: that of its earliest start.
+    SELECT DISTINCT ON (o.slo_id, o.business_date, o.job_id, o.run_id)
+           o.slo_id, o.business_date, o.job_id, o.run_id, o.p
+    FROM own_period o
+    WHERE o.status = 'start'
+    ORDER BY o.slo_id, o.business_date, o.job_id, o.run_id, o.status_time, o.p
+  ), mapped AS (
+    SELECT o.slo_id, o.business_date, o.job_id, o.run_id, o.status, o.status_time, o.p FROM own_period o
+    UNION ALL
+    -- Intraday succeed/fail without a period: the period of the same run's start, when it has come.
+    SELECT ev.slo_id, ev.business_date, ev.job_id, ev.run_id, ev.status, ev.status_time, rp.p
+    FROM ev
+    JOIN run_period rp USING (slo_id, business_date, job_id, run_id)
+    WHERE ev.period IS NOT NULL AND ev.status <> 'start' AND ev.given IS NULL
+  ), per_job AS (
+    SELECT m.slo_id, m.business_date, m.p, m.job_id,
+           min(m.status_time) FILTER (WHERE m.status = 'start') AS job_start,
+           min(m.status_time) FILTER (WHERE m.status = 'succeed') AS job_end,
+           count(DISTINCT m.run_id) FILTER (WHERE m.status = 'fail') AS fails
+    FROM mapped m
+    GROUP BY 1, 2, 3, 4
+  ), inst AS (
+    SELECT pj.slo_id, pj.business_date, pj.p,
+           min(pj.job_start) AS actual_start,
+           CASE WHEN count(pj.job_end) = (SELECT count(*) FROM slo.slo_job j WHERE j.slo_id = pj.slo_id)
+                THEN max(pj.job_end) END AS actual_end,
+           sum(pj.fails)::int AS failed_runs
+    FROM per_job pj
+    GROUP BY 1, 2, 3
+  ), expected AS (
+    SELECT i.slo_id, i.business_date, i.p, i.actual_start, i.actual_end, i.failed_runs,
+           x.es, x.ee
+    FROM inst i
+    JOIN slo.slo s ON s.slo_id = i.slo_id
+    JOIN slo.slo_job j ON j.slo_id = i.slo_id
+    CROSS JOIN LATERAL (SELECT
+      slo.expected_instant(s.time_zone, s.period, s.window_start, s.window_end, s.calendar_id,
+                           i.business_date, i.p, j.expected_start, j.day_unit) AS es,
+      slo.expected_instant(s.time_zone, s.period, s.window_start, s.window_end, s.calendar_id,
+                           i.business_date, i.p, j.expected_end, j.day_unit) AS ee) AS x
+  ), instances AS (
+    SELECT e.slo_id, e.business_date, e.p, e.actual_start, e.actual_end, e.failed_runs,
+           min(e.es) AS expected_start, max(e.ee) AS expected_end
+    FROM expected e
+    GROUP BY 1, 2, 3, 4, 5, 6
+    HAVING bool_and(e.es IS NOT NULL AND e.ee IS NOT NULL)
+  )
+  INSERT INTO slo.slo_performance AS t
+    (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end, failed_runs, updated_at)
+  SELECT i.slo_id, i.business_date, i.p, i.expected_start, i.expected_end, i.actual_start, i.actual_end,
+         i.failed_runs, now()
+  FROM instances i
+  ORDER BY 1, 2, 3
+  ON CONFLICT (slo_id, business_date, period_start) DO UPDATE SET
+    expected_start = EXCLUDED.expected_start,
+    expected_end = EXCLUDED.expected_end,
+    actual_start = EXCLUDED.actual_start,
+    actual_end = EXCLUDED.actual_end,
+    failed_runs = EXCLUDED.failed_runs,
+    updated_at = EXCLUDED.updated_at
+  WHERE (t.expected_start, t.expected_end, t.actual_start, t.actual_end, t.failed_runs)
+        IS DISTINCT FROM
+        (EXCLUDED.expected_start, EXCLUDED.expected_end, EXCLUDED.actual_start, EXCLUDED.actual_end, EXCLUDED.failed_runs);
+  GET DIAGNOSTICS written = ROW_COUNT;
+  RETURN written;
+END
+$$;
+COMMENT ON FUNCTION slo.refresh_slo_days(text[], date[]) IS
+  'Recomputes the performance rows of the given (slo_id, business_date) pairs from all their events; returns rows written. '
+  'Serialises concurrent writers of the same SLO days. Called by the trigger on slo.job_status and by slo.recompute.';
+
+-- ---- The trigger ------------------------------------------------------------------------
+CREATE FUNCTION slo.job_status_update_performance() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  ids text[];
+  dates date[];
+BEGIN
+  SELECT array_agg(x.slo_id ORDER BY x.slo_id, x.business_date),
+         array_agg(x.business_date ORDER BY x.slo_id, x.business_date)
+  INTO ids, dates
+  FROM (SELECT DISTINCT j.slo_id, n.business_date
+        FROM (SELECT DISTINCT r.job_id, r.business_date FROM new_rows r) AS n
+        JOIN slo.slo_job j ON j.job_id = n.job_id) AS x;
+  IF ids IS NOT NULL THEN
+    PERFORM slo.refresh_slo_days(ids, dates);
+  END IF;
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION slo.job_status_update_performance() IS
+  'Statement trigger of slo.job_status: recomputes the SLO days the statement''s new events touch.';
+-- Fires after job_status_register_jobs (triggers fire in name order).
+CREATE TRIGGER job_status_update_performance
+  AFTER INSERT ON slo.job_status
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.job_status_update_performance();
+COMMENT ON TRIGGER job_status_update_performance ON slo.job_status IS
+  'Keeps slo.slo_performance current for every active SLO that depends on the new events'' jobs.';
+
+-- ---- Due instances without events ---------------------------------------------------------
+-- Inserts the instances of business dates from_date..to_date whose expected start lies in
+-- [min_expected_start, as_of] and that have no row yet; returns how many.
+CREATE FUNCTION slo.materialize_due(from_date date, to_date date, as_of timestamptz, min_expected_start timestamptz)
+RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  added int;
+BEGIN
+  WITH cand AS (
+    SELECT s.slo_id, r.run_date AS business_date, p.p, s.time_zone, s.period, s.window_start, s.window_end, s.calendar_id
+    FROM slo.slo s
+    JOIN slo.run_date r ON r.calendar_id = s.calendar_id AND r.run_date BETWEEN $1 AND $2
+    CROSS JOIN LATERAL (
+      SELECT time '00:00' AS p WHERE s.period IS NULL
+      UNION ALL
+      SELECT q FROM slo.intraday_period_starts(s.window_start, s.window_end, s.period) AS q WHERE s.period IS NOT NULL
+    ) AS p
+    WHERE s.active
+  ), expected AS (
+    SELECT c.slo_id, c.business_date, c.p,
+           min(slo.expected_instant(c.time_zone, c.period, c.window_start, c.window_end, c.calendar_id,
+                                    c.business_date, c.p, j.expected_start, j.day_unit)) AS expected_start,
+           max(slo.expected_instant(c.time_zone, c.period, c.window_start, c.window_end, c.calendar_id,
+                                    c.business_date, c.p, j.expected_end, j.day_unit)) AS expected_end
+    FROM cand c JOIN slo.slo_job j ON j.slo_id = c.slo_id
+    GROUP BY 1, 2, 3
+  )
+  INSERT INTO slo.slo_performance (slo_id, business_date, period_start, expected_start, expected_end)
+  SELECT e.slo_id, e.business_date, e.p, e.expected_start, e.expected_end
+  FROM expected e
+  WHERE e.expected_start <= $3 AND e.expected_start >= $4 AND e.expected_end IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM slo.slo_performance x
+                    WHERE x.slo_id = e.slo_id AND x.business_date = e.business_date AND x.period_start = e.p)
+  ORDER BY 1, 2, 3
+  ON CONFLICT (slo_id, business_date, period_start) DO NOTHING;
+  GET DIAGNOSTICS added = ROW_COUNT;
+  RETURN added;
+END
+$$;
+COMMENT ON FUNCTION slo.materialize_due(date, date, timestamptz, timestamptz) IS
+  'Inserts the instances of the business dates given that are due (expected start in [min_expected_start, as_of]) '
+  'and have no row yet; never changes an existing row. Returns rows added.';
+
+CREATE FUNCTION slo.evaluate(as_of timestamptz DEFAULT now()) RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  lookback interval := coalesce(nullif(current_setting('pg_slo.evaluate_lookback', true), ''), '3 days')::interval;
+  reach int;
+BEGIN
+  -- How many days after its business date an instance can start: the largest offset in days,
+  -- tripled for run days over long weekends, plus a week.
+  SELECT coalesce(max(greatest(extract(day FROM j.expected_start), 0)), 0)::int * 3 + 7 INTO reach
+  FROM slo.slo_job j;
+  RETURN slo.materialize_due((as_of - lookback)::date - reach, as_of::date + 2, as_of, as_of - lookback);
+END
+$$;
+COMMENT ON FUNCTION slo.evaluate(timestamptz) IS
+  'Materialises every instance whose expected start is due by as_of (looking back over the setting '
+  'pg_slo.evaluate_lookback, default 3 days), so an SLO whose jobs never started shows as late. Idempotent and '
+  'safe from several sessions at once (it only adds missing rows). Returns rows added.';
+
+CREATE FUNCTION slo.recompute(from_date date, to_date date) RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  ids text[];
+  dates date[];
+  total int;
+BEGIN
+  IF $1 > $2 THEN
+    RAISE EXCEPTION 'from_date % is after to_date %', $1, $2 USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  DELETE FROM slo.slo_performance p WHERE p.business_date BETWEEN $1 AND $2;
+  SELECT array_agg(x.slo_id ORDER BY x.slo_id, x.business_date),
+         array_agg(x.business_date ORDER BY x.slo_id, x.business_date)
+  INTO ids, dates
+  FROM (SELECT DISTINCT j.slo_id, e.business_date
+        FROM slo.job_status e JOIN slo.slo_job j ON j.job_id = e.job_id
+        WHERE e.business_date BETWEEN $1 AND $2) AS x;
+  IF ids IS NOT NULL THEN
+    PERFORM slo.refresh_slo_days(ids, dates);
+  END IF;
+  PERFORM slo.materialize_due($1, $2, now(), '-infinity');
+  SELECT count(*) INTO total FROM slo.slo_performance p WHERE p.business_date BETWEEN $1 AND $2;
+  RETURN total;
+END
+$$;
+COMMENT ON FUNCTION slo.recompute(date, date) IS
+  'Rebuilds the performance rows of business dates from_date..to_date from slo.job_status (after a backfill, a '
+  'definition change or a restore), then adds the due instances without events; returns the rows in the range. '
+  'The result equals what the triggers produce.';
+
+-- ---- The report -------------------------------------------------------------------------
+CREATE VIEW slo.slo_performance_report AS
+SELECT p.slo_id, p.business_date, p.period_start, p.expected_start, p.expected_end,
+       p.actual_start, p.actual_end, p.updated_at,
+       s.name AS slo_name, s.app_id,
+       d.start_delay, d.end_delay, p.failed_runs,
+       coalesce(d.end_delay > s.slack, false) AS slack_breached,
+       CASE
+         WHEN p.actual_end IS NOT NULL AND p.actual_end <= p.expected_end THEN 'met'
+         WHEN p.actual_end IS NOT NULL THEN 'missed'
+         WHEN now() > p.expected_end THEN 'late'
+         WHEN p.actual_start IS NOT NULL THEN 'running'
+         ELSE 'pending'
+       END AS state
+FROM slo.slo_performance p
+JOIN slo.slo s ON s.slo_id = p.slo_id
+CROSS JOIN LATERAL (SELECT
+  CASE WHEN p.actual_start IS NOT NULL THEN p.actual_start - p.expected_start
+       WHEN now() > p.expected_start THEN now() - p.expected_start END AS start_delay,
+  CASE WHEN p.actual_end IS NOT NULL THEN p.actual_end - p.expected_end
+       WHEN now() > p.expected_end THEN now() - p.expected_end END AS end_delay) AS d;
+COMMENT ON VIEW slo.slo_performance_report IS
+  'SLO performance for BI tools: every column of slo.slo_performance, the SLO''s name and application, delays, '
+  'failed runs, whether slack is breached, and the state (pending, running, met, missed, late).';
+COMMENT ON COLUMN slo.slo_performance_report.slo_id IS 'The SLO.';
+COMMENT ON COLUMN slo.slo_performance_report.business_date IS 'The business date of the instance.';
+COMMENT ON COLUMN slo.slo_performance_report.period_start IS 'The period start of an intraday instance; 00:00 for a daily one.';
+COMMENT ON COLUMN slo.slo_performance_report.expected_start IS 'Earliest expected start of its jobs.';
+COMMENT ON COLUMN slo.slo_performance_report.expected_end IS 'Latest expected end of its jobs.';
+COMMENT ON COLUMN slo.slo_performance_report.actual_start IS 'Earliest start of any job; NULL if none started.';
+COMMENT ON COLUMN slo.slo_performance_report.actual_end IS 'Latest end over all jobs; NULL while any is incomplete.';
+COMMENT ON COLUMN slo.slo_performance_report.updated_at IS 'When the performance row last changed.';
+COMMENT ON COLUMN slo.slo_performance_report.slo_name IS 'The SLO''s name.';
+COMMENT ON COLUMN slo.slo_performance_report.app_id IS 'The SLO''s application.';
+COMMENT ON COLUMN slo.slo_performance_report.start_delay IS
+  'actual_start - expected_start; while not started and past the expected start, now() - expected_start.';
+COMMENT ON COLUMN slo.slo_performance_report.end_delay IS
+  'actual_end - expected_end; while incomplete and past due, now() - expected_end.';
+COMMENT ON COLUMN slo.slo_performance_report.failed_runs IS 'Runs of the instance''s jobs that reported fail.';
+COMMENT ON COLUMN slo.slo_performance_report.slack_breached IS 'end_delay is greater than the SLO''s slack.';
+COMMENT ON COLUMN slo.slo_performance_report.state IS
+  'pending (not started, not yet due), running (started, not due), met (complete by expected_end), '
+  'missed (complete after it), late (incomplete and past expected_end).';
