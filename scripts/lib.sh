@@ -58,10 +58,54 @@ ensure_prerequisites() {
   (cd "$ROOT" && cargo fetch --locked)
 }
 
+PG_LIBDIR=$("$PG_CONFIG" --pkglibdir)
+CONF_DIR=/etc/postgresql/15/main/conf.d
+EVALUATOR_CONF=$CONF_DIR/pg_slo.conf
+# The databases the evaluator background worker runs in: the product's, and the worker test's.
+EVALUATOR_DATABASES=${PG_SLO_EVALUATOR_DATABASES:-pg_slo,pg_slo_bgworker_test}
+
+restart_postgres() {
+  log "restarting PostgreSQL 15 ($1)"
+  pg_ctlcluster --skip-systemctl-redirect 15 main restart
+  for _ in $(seq 1 30); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && return 0; sleep 1; done
+  echo "PostgreSQL did not come back; see /var/log/postgresql/postgresql-15-main.log" >&2
+  return 1
+}
+
 # Builds and installs the extension into the local PostgreSQL. Pass --release for the run command.
+# A preloaded library is only re-read at a restart: restart when the installed library changed.
 install_extension() {
   log "building and installing the pg_slo extension ${1:-(debug)}"
+  local before after
+  before=$(md5sum "$PG_LIBDIR/pg_slo.so" 2>/dev/null || true)
   (cd "$ROOT/pg_slo" && cargo pgrx install --pg-config "$PG_CONFIG" "$@")
+  after=$(md5sum "$PG_LIBDIR/pg_slo.so" 2>/dev/null || true)
+  if [[ "$before" != "$after" ]] && psql -d postgres -tAc "SHOW shared_preload_libraries" | grep -qw pg_slo; then
+    restart_postgres "the preloaded pg_slo library changed"
+  fi
+}
+
+# Preloads the extension so its background worker runs slo.evaluate() every 30 seconds in
+# $EVALUATOR_DATABASES (conf.d/pg_slo.conf; other preloaded libraries are kept). Restarts
+# PostgreSQL only when the file changes.
+configure_evaluator() {
+  local libs wanted
+  libs=$(psql -d postgres -tAc "SHOW shared_preload_libraries" | tr ',' '\n' \
+    | sed -e 's/^[ "]*//' -e 's/[ "]*$//' | grep -v -x -e pg_slo -e '' | paste -sd, - || true)
+  libs=${libs:+$libs,}pg_slo
+  wanted="# Written by pg_slo's scripts/lib.sh: preload pg_slo for its evaluator background worker.
+shared_preload_libraries = '$libs'
+pg_slo.databases = '$EVALUATOR_DATABASES'
+pg_slo.evaluate_interval = 30"
+  if [[ "$(cat "$EVALUATOR_CONF" 2>/dev/null)" != "$wanted" ]]; then
+    log "configuring the evaluator background worker in $EVALUATOR_CONF"
+    printf '%s\n' "$wanted" > "$EVALUATOR_CONF"
+    if ! restart_postgres "to preload pg_slo"; then
+      rm -f "$EVALUATOR_CONF"
+      pg_ctlcluster --skip-systemctl-redirect 15 main start || true
+      return 1
+    fi
+  fi
 }
 
 # Creates database $1 if missing, with the extension created or updated to the installed version.

@@ -11,6 +11,8 @@ cd "$ROOT"
 
 ensure_prerequisites
 install_extension
+configure_evaluator
+ensure_database pg_slo_bgworker_test
 
 log "formatting and lints"
 cargo fmt --all --check

@@ -10,6 +10,13 @@ use pgrx::prelude::*;
 mod calendar;
 mod calendar_cache;
 mod conv;
+mod worker;
+
+/// Called when the library is loaded: defines the settings and, when preloaded, the workers.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    worker::init();
+}
 
 // Definitions and events: tables, keys, checks, comments, and the job-registration trigger.
 extension_sql_file!("sql/schema.sql", name = "schema", bootstrap);
