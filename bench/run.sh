@@ -8,3 +8,6 @@ install_extension --release
 echo
 echo "== calendars (issue 3) =="
 "$ROOT/bench/calendar.sh"
+echo
+echo "== engine (issue 4) =="
+"$ROOT/bench/engine.sh"

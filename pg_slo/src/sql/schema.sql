@@ -196,20 +196,27 @@ COMMENT ON COLUMN slo.job_status.client_id IS 'Who sent it, when authentication 
 CREATE FUNCTION slo.job_status_register_jobs() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
+  jobs text[];
+  apps text[];
   bad record;
 BEGIN
+  -- The statement's distinct (job, application) pairs, in one pass over its new rows. A
+  -- transition table has no statistics: joined directly, the planner may rescan it per job.
+  SELECT array_agg(x.job_id), array_agg(x.app_id) INTO jobs, apps
+  FROM (SELECT DISTINCT n.job_id, n.app_id FROM new_rows n) AS x;
+
   INSERT INTO slo.job (job_id, app_id, name)
-  SELECT DISTINCT ON (n.job_id) n.job_id, n.app_id, n.job_id
-  FROM new_rows n
-  WHERE NOT EXISTS (SELECT 1 FROM slo.job j WHERE j.job_id = n.job_id)
-    AND EXISTS (SELECT 1 FROM slo.application a WHERE a.app_id = n.app_id)
-  ORDER BY n.job_id, n.app_id
+  SELECT DISTINCT ON (p.job_id) p.job_id, p.app_id, p.job_id
+  FROM unnest(jobs, apps) AS p(job_id, app_id)
+  WHERE NOT EXISTS (SELECT 1 FROM slo.job j WHERE j.job_id = p.job_id)
+    AND EXISTS (SELECT 1 FROM slo.application a WHERE a.app_id = p.app_id)
+  ORDER BY p.job_id, p.app_id
   ON CONFLICT (job_id) DO NOTHING;
 
-  SELECT n.job_id, n.app_id AS sent_app_id, j.app_id AS job_app_id INTO bad
-  FROM new_rows n JOIN slo.job j ON j.job_id = n.job_id
-  WHERE j.app_id <> n.app_id
-  ORDER BY n.job_id
+  SELECT p.job_id, p.app_id AS sent_app_id, j.app_id AS job_app_id INTO bad
+  FROM unnest(jobs, apps) AS p(job_id, app_id) JOIN slo.job j ON j.job_id = p.job_id
+  WHERE j.app_id <> p.app_id
+  ORDER BY p.job_id
   LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'job % belongs to application %, not %', bad.job_id, bad.job_app_id, bad.sent_app_id

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Engine benchmark (issue 4), every figure beside a baseline measured in the same run:
+#  1. single-row inserts into slo.job_status from 16 connections (pgbench, 15 s) against the same
+#     inserts into a trigger-less copy of the table (goal: ratio >= 0.7);
+#  2. COPY of 1,095,000 events (500 SLOs, 1,500 jobs, a year) against the same COPY into the
+#     trigger-less copy (goal: ratio >= 0.33);
+#  3. slo.evaluate with 2,000 SLOs (a quarter intraday), and reading a whole day's report.
+# Needs the extension installed (bench/run.sh installs a release build first).
+set -euo pipefail
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+DB=pg_slo_bench_engine
+here=$(cd "$(dirname "$0")" && pwd)
+PGBENCH=/usr/lib/postgresql/15/bin/pgbench
+SECS=${BENCH_SECONDS:-15}
+psql -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" 2>/dev/null
+trap 'psql -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; rm -f /tmp/pg_slo_bench_events.csv' EXIT
+psql -d "$DB" -q -v ON_ERROR_STOP=1 -f "$here/engine.sql" >/dev/null
+
+ms() { # wall time in ms of one SQL statement (psql \timing)
+  printf '\\timing on\n%s\n' "$1" | psql -d "$DB" -qAt 2>&1 | grep '^Time:' | tail -n 1 | awk '{print $2}'
+}
+tps() { # transactions per second of a pgbench script
+  "$PGBENCH" -n -M prepared -c 16 -j 2 -T "$SECS" -f "$1" "$DB" 2>/dev/null | awk '/^tps/ {print $3; exit}'
+}
+ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+
+echo "1. single-row inserts, 16 connections, ${SECS} s each"
+plain=$(tps "$here/insert_plain.pgbench")
+ours=$(tps "$here/insert_events.pgbench")
+printf '   %-34s %10.0f tps\n   %-34s %10.0f tps\n   ratio %s (goal >= 0.7)\n' \
+  "slo.job_status (engine)" "$ours" "trigger-less copy" "$plain" "$(ratio "$ours" "$plain")"
+
+echo "2. COPY of 1,095,000 events (500 SLOs x 3 jobs x 365 days x start+succeed)"
+psql -d "$DB" -qc "TRUNCATE bench_plain; TRUNCATE slo.job_status; TRUNCATE slo.slo_performance"
+cols="app_id, job_id, status, status_time, business_date, run_id, host_id"
+copy_plain=$(ms "COPY bench_plain ($cols) FROM '/tmp/pg_slo_bench_events.csv' WITH (FORMAT csv);")
+copy_ours=$(ms "COPY slo.job_status ($cols) FROM '/tmp/pg_slo_bench_events.csv' WITH (FORMAT csv);")
+rows=$(psql -d "$DB" -tAc "SELECT count(*) FROM slo.slo_performance")
+printf '   %-34s %10.0f ms (%s performance rows)\n   %-34s %10.0f ms\n   ratio (plain time / engine time) %s (goal >= 0.33)\n' \
+  "slo.job_status (engine)" "$copy_ours" "$rows" "trigger-less copy" "$copy_plain" "$(ratio "$copy_plain" "$copy_ours")"
+
+echo "3. slo.evaluate with 2,000 SLOs (500 intraday), as of 2025-07-01 12:00 New York"
+first=$(ms "SELECT slo.evaluate('2025-07-01 12:00-04');")
+again=$(ms "SELECT slo.evaluate('2025-07-01 12:00-04');")
+added=$(psql -d "$DB" -tAc "SELECT count(*) FROM slo.slo_performance WHERE actual_start IS NULL")
+printf '   first call %.0f ms (%s instances materialised), next call %.0f ms\n' "$first" "$added" "$again"
+report=$(ms "SELECT count(*), count(*) FILTER (WHERE state = 'late') FROM slo.slo_performance_report WHERE business_date = '2025-06-30';")
+table=$(ms "SELECT count(*), count(*) FILTER (WHERE actual_end IS NULL) FROM slo.slo_performance WHERE business_date = '2025-06-30';")
+n=$(psql -d "$DB" -tAc "SELECT count(*) FROM slo.slo_performance WHERE business_date = '2025-06-30'")
+printf '   a whole day of the report (%s instances): %.1f ms; the bare table: %.1f ms; ratio %s\n' "$n" "$report" "$table" "$(ratio "$report" "$table")"
