@@ -7,11 +7,13 @@
 //! its holidays, its exceptions: one SPI query) into a `slo_core::Calendar`, and every later
 //! call in the same statement answers from memory.
 //!
-//! The cache is keyed by what the statement can see: the transaction, the statement, the
-//! command id and the active snapshot's bounds. A new statement, or a new snapshot within one
-//! (as PL/pgSQL takes in READ COMMITTED), loads again, so a definition change is seen exactly
-//! when the caller's snapshot would see it. May read slo.calendar, slo.holiday and
-//! slo.calendar_exception; writes nothing.
+//! Validity: every change of calendars, exceptions or holidays moves `slo.calendar_generation`
+//! on (to a value never used before). Once per statement, and once per new snapshot within one
+//! (as PL/pgSQL takes in READ COMMITTED), the functions read the generation their snapshot sees;
+//! while it is the one the cache was filled at, the cache stays, across statements and
+//! transactions. So a definition change is seen exactly when the caller's snapshot sees it, and a
+//! one-row statement costs one single-row read, not a reload. May read slo.calendar,
+//! slo.calendar_generation, slo.holiday and slo.calendar_exception; writes nothing.
 
 use crate::calendar::raise;
 use crate::conv::{date_in, date_out};
@@ -59,9 +61,29 @@ fn statement_key() -> StatementKey {
     }
 }
 
+/// The cache: the statement it was last checked in, the generation it holds, the calendars.
+#[derive(Default)]
+struct Cache {
+    checked_in: Option<StatementKey>,
+    generation: Option<i64>,
+    calendars: HashMap<String, Rc<Calendar>>,
+}
+
 thread_local! {
-    static CACHE: RefCell<(Option<StatementKey>, HashMap<String, Rc<Calendar>>)> =
-        RefCell::new((None, HashMap::new()));
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// The generation of calendar definitions the current snapshot sees.
+fn generation() -> i64 {
+    Spi::get_one::<i64>("SELECT generation FROM slo.calendar_generation")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| {
+            raise(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                "slo.calendar_generation has no row".into(),
+            )
+        })
 }
 
 const LOAD_CALENDAR: &str = "\
@@ -127,20 +149,23 @@ fn load(calendar_id: &str) -> Calendar {
 pub(crate) fn calendar(calendar_id: &str) -> Rc<Calendar> {
     let key = statement_key();
     CACHE.with(|cell| {
-        {
+        // SPI may call back into these functions: no borrow is held across a query.
+        let checked = cell.borrow().checked_in == Some(key);
+        if !checked {
+            let current = generation();
             let mut cache = cell.borrow_mut();
-            if cache.0 != Some(key) {
-                cache.0 = Some(key);
-                cache.1.clear();
+            if cache.generation != Some(current) {
+                cache.generation = Some(current);
+                cache.calendars.clear();
             }
-            if let Some(c) = cache.1.get(calendar_id) {
-                return c.clone();
-            }
+            cache.checked_in = Some(key);
         }
-        // Loading runs SPI, which may call back into these functions: no borrow held here.
+        if let Some(c) = cell.borrow().calendars.get(calendar_id) {
+            return c.clone();
+        }
         let loaded = Rc::new(load(calendar_id));
         cell.borrow_mut()
-            .1
+            .calendars
             .insert(calendar_id.to_owned(), loaded.clone());
         loaded
     })

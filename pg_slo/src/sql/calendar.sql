@@ -97,6 +97,21 @@ $$;
 COMMENT ON FUNCTION slo.refresh_run_dates(text[]) IS
   'Rebuilds slo.run_date for the given calendars (all when NULL); the triggers call it, and so may a DBA after a restore.';
 
+-- The generation of the calendar definitions: changed (from a sequence, so a value is never
+-- reused, even after a rollback) by every change of calendars, exceptions or holidays. The
+-- calendar functions keep their cache while the generation they see is unchanged.
+CREATE SEQUENCE slo.calendar_generation_seq;
+CREATE TABLE slo.calendar_generation (
+  singleton  boolean PRIMARY KEY DEFAULT true CONSTRAINT calendar_generation_singleton_check CHECK (singleton),
+  generation bigint NOT NULL
+);
+INSERT INTO slo.calendar_generation VALUES (true, nextval('slo.calendar_generation_seq'));
+COMMENT ON TABLE slo.calendar_generation IS
+  'One row: the generation of the calendar definitions, changed by every change of slo.calendar, '
+  'slo.calendar_exception or slo.holiday; the calendar functions cache calendars per generation.';
+COMMENT ON COLUMN slo.calendar_generation.singleton IS 'Always true: the table has one row.';
+COMMENT ON COLUMN slo.calendar_generation.generation IS 'Changes (never repeats) whenever calendar definitions change.';
+
 -- One trigger function for every definition change that can move run dates.
 CREATE FUNCTION slo.calendar_definition_changed() RETURNS trigger
 LANGUAGE plpgsql
@@ -104,7 +119,10 @@ AS $$
 DECLARE
   ids text[];
 BEGIN
-  IF TG_TABLE_NAME = 'calendar' THEN
+  UPDATE slo.calendar_generation SET generation = nextval('slo.calendar_generation_seq');
+  IF TG_TABLE_NAME = 'calendar' AND TG_OP = 'DELETE' THEN
+    RETURN NULL;  -- slo.run_date rows go by ON DELETE CASCADE
+  ELSIF TG_TABLE_NAME = 'calendar' THEN
     SELECT array_agg(DISTINCT n.calendar_id) INTO ids FROM new_rows n;
   ELSIF TG_TABLE_NAME = 'calendar_exception' THEN
     IF TG_OP = 'INSERT' THEN
@@ -141,6 +159,9 @@ CREATE TRIGGER calendar_inserted AFTER INSERT ON slo.calendar
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.calendar_definition_changed();
 CREATE TRIGGER calendar_updated AFTER UPDATE ON slo.calendar
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.calendar_definition_changed();
+CREATE TRIGGER calendar_deleted AFTER DELETE ON slo.calendar
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.calendar_definition_changed();
+COMMENT ON TRIGGER calendar_deleted ON slo.calendar IS 'Moves the calendar generation on, so no cache answers for a deleted calendar.';
 CREATE TRIGGER calendar_exception_inserted AFTER INSERT ON slo.calendar_exception
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.calendar_definition_changed();
 CREATE TRIGGER calendar_exception_updated AFTER UPDATE ON slo.calendar_exception
