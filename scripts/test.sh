@@ -12,7 +12,9 @@ cd "$ROOT"
 ensure_prerequisites
 install_extension
 configure_evaluator
+# The evaluator test's scratch database: always the extension as just built.
 ensure_database pg_slo_bgworker_test
+psql -d pg_slo_bgworker_test -qc "DROP EXTENSION pg_slo CASCADE" -c "CREATE EXTENSION pg_slo"
 
 log "formatting and lints"
 cargo fmt --all --check

@@ -101,6 +101,16 @@ fn holiday_rules() -> TableIterator<'static, (name!(rule, String), name!(descrip
     )
 }
 
+/// An IANA time zone, or `invalid_parameter_value` naming it.
+fn time_zone_in(time_zone: &str) -> chrono_tz::Tz {
+    schedule::parse_time_zone(time_zone).unwrap_or_else(|p| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("{} {}", p.field, p.message),
+        )
+    })
+}
+
 /// The intraday window of an SLO, or an error naming the SLO and the field.
 fn window(
     slo_id: &str,
@@ -208,12 +218,7 @@ fn expected_instant(
     offset: Interval,
     day_unit: &str,
 ) -> Option<TimestampWithTimeZone> {
-    let tz = schedule::parse_time_zone(time_zone).unwrap_or_else(|p| {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("{} {}", p.field, p.message),
-        )
-    });
+    let tz = time_zone_in(time_zone);
     let unit = DayUnit::parse(day_unit).unwrap_or_else(|| {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -273,12 +278,7 @@ fn start_period(
     let local = match given_period {
         Some(t) => bd.and_time(time_in(t)),
         None => {
-            let tz = schedule::parse_time_zone(time_zone).unwrap_or_else(|p| {
-                raise(
-                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                    format!("{} {}", p.field, p.message),
-                )
-            });
+            let tz = time_zone_in(time_zone);
             tstz_in(status_time).with_timezone(&tz).naive_local()
         }
     };
@@ -296,14 +296,13 @@ fn match_period(
     business_date: Date,
     status_time: TimestampWithTimeZone,
 ) -> Time {
-    let tz = schedule::parse_time_zone(time_zone).unwrap_or_else(|p| {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("{} {}", p.field, p.message),
-        )
-    });
-    let w = window("?", Some(period), Some(window_start), Some(window_end))
-        .expect("a window was given");
-    let local = tstz_in(status_time).with_timezone(&tz).naive_local();
-    time_out(w.match_period(date_in(business_date), local))
+    start_period(
+        time_zone,
+        window_start,
+        window_end,
+        period,
+        business_date,
+        status_time,
+        None,
+    )
 }
