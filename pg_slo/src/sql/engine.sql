@@ -62,10 +62,11 @@ BEGIN
   WITH days AS (
     SELECT DISTINCT u.slo_id, u.business_date FROM unnest($1, $2) AS u(slo_id, business_date)
   ), sd AS (
-    -- LATERAL: an index probe per SLO day (a hash join would scan every SLO for one event).
+    -- An index probe per SLO day: LIMIT keeps the planner from flattening this into a hash
+    -- join that scans every SLO for a one-event statement.
     SELECT d.slo_id, d.business_date, s.calendar_id, s.time_zone, s.period, s.window_start, s.window_end
     FROM days d
-    CROSS JOIN LATERAL (SELECT * FROM slo.slo x WHERE x.slo_id = d.slo_id) AS s
+    CROSS JOIN LATERAL (SELECT * FROM slo.slo x WHERE x.slo_id = d.slo_id LIMIT 1) AS s
     WHERE s.active AND slo.is_run_date(s.calendar_id, d.business_date)
   ), ev AS (
     SELECT sd.*, e.job_id, e.status, e.status_time, e.run_id, e.period_start AS given
