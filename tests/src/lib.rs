@@ -2,7 +2,7 @@
 //! its own per test, with the extension created and the brief's applications defined.
 //! Used by `api/tests` and by this crate's `tests/`.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio_postgres::{Client, NoTls};
 
 /// The server holding the test databases; override with `PG_SLO_TEST_DATABASE_URL`.
@@ -118,4 +118,18 @@ impl Drop for TestDb {
         })
         .join();
     }
+}
+
+/// The README's curl example as JSON: a valid event of the overdraft job, for tests to post
+/// (and to change one field at a time).
+pub fn readme_event() -> Value {
+    json!({
+        "app_id": "overdrafts",
+        "job_id": "od-calc",
+        "status": "start",
+        "status_time": "2026-11-17T00:30:00-05:00",
+        "business_date": "2026-11-16",
+        "run_id": "run-1",
+        "host_id": "batch01"
+    })
 }

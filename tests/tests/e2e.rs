@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tests::TestDb;
+use tests::{readme_event, TestDb};
 
 fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("PG_SLO_BIN") {
@@ -114,19 +114,6 @@ impl Drop for Service {
     }
 }
 
-/// The README's curl example, as JSON.
-fn readme_example() -> Value {
-    json!({
-        "app_id": "overdrafts",
-        "job_id": "od-calc",
-        "status": "start",
-        "status_time": "2026-11-17T00:30:00-05:00",
-        "business_date": "2026-11-16",
-        "run_id": "run-1",
-        "host_id": "batch01"
-    })
-}
-
 #[tokio::test]
 async fn the_readme_example_is_stored_and_the_request_is_logged_as_one_json_line() {
     let db = TestDb::new().await;
@@ -135,7 +122,7 @@ async fn the_readme_example_is_stored_and_the_request_is_logged_as_one_json_line
     let resp = http
         .post(format!("{}/v1/job-status", service.base))
         .header("x-request-id", "e2e-1")
-        .json(&readme_example())
+        .json(&readme_event())
         .send()
         .await
         .unwrap();
@@ -176,7 +163,7 @@ async fn a_5xx_is_logged_once_with_its_cause_and_the_client_sees_no_database_tex
     let resp = reqwest::Client::new()
         .post(format!("{}/v1/job-status", service.base))
         .header("x-request-id", "e2e-503")
-        .json(&readme_example())
+        .json(&readme_event())
         .send()
         .await
         .unwrap();
@@ -219,7 +206,7 @@ async fn sigterm_lets_the_request_in_flight_finish_and_commit_then_exits_cleanly
     let request = tokio::spawn(async move {
         let r = reqwest::Client::new()
             .post(url)
-            .json(&readme_example())
+            .json(&readme_event())
             .send()
             .await
             .unwrap();

@@ -4,7 +4,7 @@
 
 use api::config::ServeConfig;
 use api::startup::Application;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
 pub use tests::TestDb;
@@ -120,17 +120,9 @@ impl Reply {
     }
 }
 
-/// A valid event of the overdraft job; tests change one field at a time.
+/// A valid event of the overdraft job (the README's example); tests change one field at a time.
 pub fn event() -> Value {
-    json!({
-        "app_id": "overdrafts",
-        "job_id": "od-calc",
-        "status": "start",
-        "status_time": "2026-11-17T00:30:00-05:00",
-        "business_date": "2026-11-16",
-        "run_id": "run-1",
-        "host_id": "batch01"
-    })
+    tests::readme_event()
 }
 
 /// `event()` with `field` set to `value`.
