@@ -5,7 +5,16 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Development only: a private PostgreSQL made by scripts/dev-cluster.sh instead of the system
+# cluster (its env.sh sets PG_CONFIG, PGPORT, the socket and conf.d directories, and pg_ctl).
+if [[ -n "${PG_SLO_PRIVATE_PG:-}" ]]; then
+  # shellcheck source=/dev/null
+  source "$PG_SLO_PRIVATE_PG/env.sh"
+fi
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_SLO_SOCKET_DIR=${PG_SLO_SOCKET_DIR:-/var/run/postgresql}
+PG_SLO_PG_CTL=${PG_SLO_PG_CTL:-pg_ctlcluster --skip-systemctl-redirect 15 main}
+export PG_SLO_SOCKET_DIR PG_CONFIG
 PGRX_VERSION=0.18.1
 APT_PACKAGES=(postgresql-server-dev-15 libclang-dev clang pkg-config libssl-dev sudo)
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
@@ -16,7 +25,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 ensure_postgres() {
   if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
     log "starting PostgreSQL 15"
-    pg_ctlcluster --skip-systemctl-redirect 15 main start
+    $PG_SLO_PG_CTL start
     for _ in $(seq 1 30); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && break; sleep 1; done
   fi
   pg_isready -h "$PGHOST" -p "$PGPORT" >/dev/null
@@ -59,14 +68,14 @@ ensure_prerequisites() {
 }
 
 PG_LIBDIR=$("$PG_CONFIG" --pkglibdir)
-CONF_DIR=/etc/postgresql/15/main/conf.d
+CONF_DIR=${PG_SLO_CONF_DIR:-/etc/postgresql/15/main/conf.d}
 EVALUATOR_CONF=$CONF_DIR/pg_slo.conf
 # The databases the evaluator background worker runs in: the product's, and the worker test's.
 EVALUATOR_DATABASES=${PG_SLO_EVALUATOR_DATABASES:-pg_slo,pg_slo_bgworker_test}
 
 restart_postgres() {
   log "restarting PostgreSQL 15 ($1)"
-  pg_ctlcluster --skip-systemctl-redirect 15 main restart
+  $PG_SLO_PG_CTL restart
   for _ in $(seq 1 30); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && return 0; sleep 1; done
   echo "PostgreSQL did not come back; see /var/log/postgresql/postgresql-15-main.log" >&2
   return 1
@@ -102,7 +111,7 @@ pg_slo.evaluate_interval = 30"
     printf '%s\n' "$wanted" > "$EVALUATOR_CONF"
     if ! restart_postgres "to preload pg_slo"; then
       rm -f "$EVALUATOR_CONF"
-      pg_ctlcluster --skip-systemctl-redirect 15 main start || true
+      $PG_SLO_PG_CTL start || true
       return 1
     fi
   fi

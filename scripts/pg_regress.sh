@@ -5,15 +5,16 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir="$here/pg_slo/tests/pg_regress"
-bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
-pgxs=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+bindir=$("$PG_CONFIG" --bindir)
+pgxs=$(dirname "$("$PG_CONFIG" --pgxs)")
 out=$(mktemp -d /tmp/pg_slo_regress.XXXXXX)
 chown postgres: "$out"
 tests=(setup schema_checks duplicates calendars engine comments)
 status=0
 cd "$here"
 runuser -u postgres -- "$pgxs/../test/regress/pg_regress" \
-  --bindir="$bindir" --host=/var/run/postgresql --port=5432 \
+  --bindir="$bindir" --host="${PG_SLO_SOCKET_DIR:-/var/run/postgresql}" --port="${PGPORT:-5432}" \
   --inputdir="$dir" --outputdir="$out" --dbname=pg_slo_regress "${tests[@]}" || status=$?
 if [[ "${1:-}" == "--accept" ]]; then
   for t in "${tests[@]}"; do cp "$out/results/$t.out" "$dir/expected/$t.out"; done
