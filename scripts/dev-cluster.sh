@@ -45,7 +45,7 @@ fi
 cat >"$DIR/env.sh" <<EOF
 # Written by scripts/dev-cluster.sh; read by scripts/lib.sh when PG_SLO_PRIVATE_PG=$DIR.
 PG_CONFIG=$BIN/pg_config
-PGPORT=$PORT
+export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres
 PG_SLO_SOCKET_DIR=$DIR/run
 PG_SLO_CONF_DIR=$DIR/data/conf.d
 PG_SLO_PG_CTL="runuser -u postgres -- $BIN/pg_ctl -D $DIR/data -l $DIR/data/server.log -w"

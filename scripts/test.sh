@@ -19,6 +19,7 @@ psql -d pg_slo_bgworker_test -qc "DROP EXTENSION pg_slo CASCADE" -c "CREATE EXTE
 log "formatting and lints"
 cargo fmt --all --check
 cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked -p pg_slo --all-targets -- -D warnings
 
 log "extension tests (pg_regress)"
 "$ROOT/scripts/pg_regress.sh"

@@ -7,18 +7,15 @@
 //! its holidays, its exceptions: one SPI query) into a `slo_core::Calendar`, and every later
 //! call in the same statement answers from memory.
 //!
-//! Validity: every change of calendars, exceptions or holidays moves `slo.calendar_generation`
-//! on (to a value never used before). Once per statement, and once per new snapshot within one
-//! (as PL/pgSQL takes in READ COMMITTED), the functions read the generation their snapshot sees;
-//! while it is the one the cache was filled at, the cache stays, across statements and
-//! transactions. So a definition change is seen exactly when the caller's snapshot sees it, and a
-//! one-row statement costs one single-row read, not a reload. May read slo.calendar,
-//! slo.calendar_generation, slo.holiday and slo.calendar_exception; writes nothing.
+//! Validity: the cache holds the calendars of one generation of the definitions, and is emptied
+//! when the generation the current statement sees differs (see `definitions.rs`). So a
+//! definition change is seen exactly when the caller's snapshot sees it, and a one-row statement
+//! costs one single-row read, not a reload. May read slo.calendar, slo.definitions_generation,
+//! slo.holiday and slo.calendar_exception; writes nothing.
 
 use crate::calendar::raise;
 use crate::conv::{date_in, date_out};
 use pgrx::datum::Date;
-use pgrx::pg_sys;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
 use pgrx::prelude::*;
 use slo_core::calendar::Calendar;
@@ -26,64 +23,15 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// What identifies the data a statement sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct StatementKey {
-    xact_start: i64,
-    stmt_start: i64,
-    command_id: u32,
-    xmin: u32,
-    xmax: u32,
-    xcnt: u32,
-}
-
-fn statement_key() -> StatementKey {
-    // SAFETY: plain reads of backend-local state; the snapshot pointer is checked for null.
-    unsafe {
-        let snap = pg_sys::GetActiveSnapshot();
-        let (xmin, xmax, xcnt) = if snap.is_null() {
-            (0, 0, 0)
-        } else {
-            (
-                (*snap).xmin.into_inner(),
-                (*snap).xmax.into_inner(),
-                (*snap).xcnt,
-            )
-        };
-        StatementKey {
-            xact_start: pg_sys::GetCurrentTransactionStartTimestamp(),
-            stmt_start: pg_sys::GetCurrentStatementStartTimestamp(),
-            command_id: pg_sys::GetCurrentCommandId(false),
-            xmin,
-            xmax,
-            xcnt,
-        }
-    }
-}
-
-/// The cache: the statement it was last checked in, the generation it holds, the calendars.
+/// The calendars loaded at one generation of the definitions.
 #[derive(Default)]
 struct Cache {
-    checked_in: Option<StatementKey>,
-    generation: Option<i64>,
+    generation: Option<crate::definitions::Generation>,
     calendars: HashMap<String, Rc<Calendar>>,
 }
 
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
-}
-
-/// The generation of calendar definitions the current snapshot sees.
-fn generation() -> i64 {
-    Spi::get_one::<i64>("SELECT generation FROM slo.calendar_generation")
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| {
-            raise(
-                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-                "slo.calendar_generation has no row".into(),
-            )
-        })
 }
 
 const LOAD_CALENDAR: &str = "\
@@ -147,28 +95,26 @@ fn load(calendar_id: &str) -> Calendar {
 
 /// The calendar as the current statement sees it.
 pub(crate) fn calendar(calendar_id: &str) -> Rc<Calendar> {
-    let key = statement_key();
+    let current = crate::definitions::generation();
+    let cached = CACHE.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        if cache.generation != Some(current) {
+            cache.generation = Some(current);
+            cache.calendars.clear();
+        }
+        cache.calendars.get(calendar_id).cloned()
+    });
+    if let Some(c) = cached {
+        return c;
+    }
+    // No borrow is held across the query: SPI may call back into these functions.
+    let loaded = Rc::new(load(calendar_id));
     CACHE.with(|cell| {
-        // SPI may call back into these functions: no borrow is held across a query.
-        let checked = cell.borrow().checked_in == Some(key);
-        if !checked {
-            let current = generation();
-            let mut cache = cell.borrow_mut();
-            if cache.generation != Some(current) {
-                cache.generation = Some(current);
-                cache.calendars.clear();
-            }
-            cache.checked_in = Some(key);
-        }
-        if let Some(c) = cell.borrow().calendars.get(calendar_id) {
-            return c.clone();
-        }
-        let loaded = Rc::new(load(calendar_id));
         cell.borrow_mut()
             .calendars
-            .insert(calendar_id.to_owned(), loaded.clone());
-        loaded
-    })
+            .insert(calendar_id.to_owned(), loaded.clone())
+    });
+    loaded
 }
 
 fn steps(n: i32) -> u32 {

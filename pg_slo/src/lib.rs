@@ -10,6 +10,11 @@ use pgrx::prelude::*;
 mod calendar;
 mod calendar_cache;
 mod conv;
+mod definitions;
+mod direct_read;
+mod engine;
+mod kept_plan;
+mod perf_write;
 mod worker;
 
 /// Called when the library is loaded: defines the settings and, when preloaded, the workers.
@@ -18,8 +23,19 @@ pub extern "C-unwind" fn _PG_init() {
     worker::init();
 }
 
-// Definitions and events: tables, keys, checks, comments, and the job-registration trigger.
-extension_sql_file!("sql/schema.sql", name = "schema", bootstrap);
+/// True when `v` is a valid identifier (`slo_core::Identifier`: 1 to 128 characters, no
+/// control characters, no leading or trailing white space): the CHECK of every id column.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn is_identifier(v: &str) -> bool {
+    slo_core::Identifier::parse(v).is_ok()
+}
+
+// Definitions and events: tables, keys, checks, comments, and the job-registration function.
+extension_sql_file!(
+    "sql/schema.sql",
+    name = "schema",
+    requires = [is_identifier]
+);
 
 // Calendars: the maintained run-date table, the calendar functions, holidays, expected times,
 // definition checks. Uses the Rust functions of `calendar.rs`.
@@ -49,5 +65,10 @@ extension_sql_file!(
 extension_sql_file!(
     "sql/engine.sql",
     name = "engine",
-    requires = ["calendar", calendar::start_period]
+    requires = [
+        "calendar",
+        calendar::start_period,
+        engine::job_status_after_insert,
+        engine::refresh_slo_days
+    ]
 );

@@ -66,7 +66,7 @@ pub struct EngineEvent {
 
 /// One row of `slo.slo_performance` (without `updated_at`). Ordered by
 /// `(slo_id, business_date, period_start)` first, the key of the table.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PerformanceRow {
     pub slo_id: String,
     pub business_date: NaiveDate,

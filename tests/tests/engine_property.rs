@@ -1,6 +1,14 @@
-//! The SQL engine against the reference: for random definitions and random events, delivered in
-//! random orders and batches over two concurrent connections, with repeats, the rows the
-//! extension keeps in `slo.slo_performance` equal `slo_core::engine::performance` exactly.
+//! The engine in the database against the reference: for random definitions and random events,
+//! delivered in random orders and batches over two concurrent connections, with repeats, the rows
+//! the extension keeps in `slo.slo_performance` equal `slo_core::engine::performance` computed
+//! once over all the events.
+//!
+//! The extension's trigger applies the same rules (it calls `slo_core::engine` for each SLO day
+//! it touches), so what this proves is everything around them: that each statement finds the
+//! right SLO days, reads every event of each day (its own, and those other sessions committed),
+//! writes exactly the rows that changed, and that no order, batch size, repetition or
+//! concurrency changes the outcome. The rules themselves are checked by `slo_core`'s unit tests
+//! and by the hand-computed rows of the `engine` regression file.
 //!
 //! Nothing here calls `slo.evaluate`, so every row comes from events. Each case prints its seed
 //! when it fails, with the definitions, the events and a diff of the rows.

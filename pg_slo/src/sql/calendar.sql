@@ -97,20 +97,54 @@ $$;
 COMMENT ON FUNCTION slo.refresh_run_dates(text[]) IS
   'Rebuilds slo.run_date for the given calendars (all when NULL); the triggers call it, and so may a DBA after a restore.';
 
--- The generation of the calendar definitions: changed (from a sequence, so a value is never
--- reused, even after a rollback) by every change of calendars, exceptions or holidays. The
--- calendar functions keep their cache while the generation they see is unchanged.
-CREATE SEQUENCE slo.calendar_generation_seq;
-CREATE TABLE slo.calendar_generation (
-  singleton  boolean PRIMARY KEY DEFAULT true CONSTRAINT calendar_generation_singleton_check CHECK (singleton),
+-- The generation of the definitions: changed (from a sequence, so a value is never reused,
+-- even after a rollback) by every change of applications, jobs, SLOs and their jobs, calendars,
+-- exceptions or holidays. The calendar functions and the engine keep their caches while the
+-- generation they see is unchanged (definitions.rs).
+CREATE SEQUENCE slo.definitions_generation_seq;
+COMMENT ON SEQUENCE slo.definitions_generation_seq IS 'Source of slo.definitions_generation values (never reused).';
+CREATE TABLE slo.definitions_generation (
+  singleton  boolean PRIMARY KEY DEFAULT true CONSTRAINT definitions_generation_singleton_check CHECK (singleton),
   generation bigint NOT NULL
 );
-INSERT INTO slo.calendar_generation VALUES (true, nextval('slo.calendar_generation_seq'));
-COMMENT ON TABLE slo.calendar_generation IS
-  'One row: the generation of the calendar definitions, changed by every change of slo.calendar, '
-  'slo.calendar_exception or slo.holiday; the calendar functions cache calendars per generation.';
-COMMENT ON COLUMN slo.calendar_generation.singleton IS 'Always true: the table has one row.';
-COMMENT ON COLUMN slo.calendar_generation.generation IS 'Changes (never repeats) whenever calendar definitions change.';
+INSERT INTO slo.definitions_generation VALUES (true, nextval('slo.definitions_generation_seq'));
+COMMENT ON TABLE slo.definitions_generation IS
+  'One row: the generation of the definitions, changed by every change of slo.application, slo.job, slo.slo, '
+  'slo.slo_job, slo.calendar, slo.calendar_exception or slo.holiday; caches of definitions are kept per generation.';
+COMMENT ON COLUMN slo.definitions_generation.singleton IS 'Always true: the table has one row.';
+COMMENT ON COLUMN slo.definitions_generation.generation IS 'Changes (never repeats) whenever definitions change.';
+
+CREATE FUNCTION slo.definitions_changed() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  UPDATE slo.definitions_generation SET generation = nextval('slo.definitions_generation_seq');
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION slo.definitions_changed() IS
+  'Statement trigger of the definition tables: moves slo.definitions_generation on, so no cache answers from old definitions.';
+CREATE TRIGGER application_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON slo.application
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.definitions_changed();
+CREATE TRIGGER job_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON slo.job
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.definitions_changed();
+CREATE TRIGGER slo_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON slo.slo
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.definitions_changed();
+CREATE TRIGGER slo_job_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON slo.slo_job
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.definitions_changed();
+CREATE TRIGGER calendar_truncated AFTER TRUNCATE ON slo.calendar
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.definitions_changed();
+CREATE TRIGGER calendar_exception_truncated AFTER TRUNCATE ON slo.calendar_exception
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.definitions_changed();
+CREATE TRIGGER holiday_truncated AFTER TRUNCATE ON slo.holiday
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.definitions_changed();
+COMMENT ON TRIGGER application_changed ON slo.application IS 'Moves the definitions generation on.';
+COMMENT ON TRIGGER job_changed ON slo.job IS 'Moves the definitions generation on.';
+COMMENT ON TRIGGER slo_changed ON slo.slo IS 'Moves the definitions generation on.';
+COMMENT ON TRIGGER slo_job_changed ON slo.slo_job IS 'Moves the definitions generation on.';
+COMMENT ON TRIGGER calendar_truncated ON slo.calendar IS 'Moves the definitions generation on.';
+COMMENT ON TRIGGER calendar_exception_truncated ON slo.calendar_exception IS 'Moves the definitions generation on.';
+COMMENT ON TRIGGER holiday_truncated ON slo.holiday IS 'Moves the definitions generation on.';
 
 -- One trigger function for every definition change that can move run dates.
 CREATE FUNCTION slo.calendar_definition_changed() RETURNS trigger
@@ -119,7 +153,7 @@ AS $$
 DECLARE
   ids text[];
 BEGIN
-  UPDATE slo.calendar_generation SET generation = nextval('slo.calendar_generation_seq');
+  UPDATE slo.definitions_generation SET generation = nextval('slo.definitions_generation_seq');
   IF TG_TABLE_NAME = 'calendar' AND TG_OP = 'DELETE' THEN
     RETURN NULL;  -- slo.run_date rows go by ON DELETE CASCADE
   ELSIF TG_TABLE_NAME = 'calendar' THEN
@@ -153,7 +187,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION slo.calendar_definition_changed() IS
-  'Statement trigger: rebuilds slo.run_date for the calendars a change of calendars, exceptions or holidays touches.';
+  'Statement trigger: moves the definitions generation on, and rebuilds slo.run_date for the calendars a change of '
+  'calendars, exceptions or holidays touches.';
 
 CREATE TRIGGER calendar_inserted AFTER INSERT ON slo.calendar
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.calendar_definition_changed();
@@ -161,7 +196,7 @@ CREATE TRIGGER calendar_updated AFTER UPDATE ON slo.calendar
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.calendar_definition_changed();
 CREATE TRIGGER calendar_deleted AFTER DELETE ON slo.calendar
   FOR EACH STATEMENT EXECUTE FUNCTION slo.calendar_definition_changed();
-COMMENT ON TRIGGER calendar_deleted ON slo.calendar IS 'Moves the calendar generation on, so no cache answers for a deleted calendar.';
+COMMENT ON TRIGGER calendar_deleted ON slo.calendar IS 'Moves the definitions generation on, so no cache answers for a deleted calendar.';
 CREATE TRIGGER calendar_exception_inserted AFTER INSERT ON slo.calendar_exception
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.calendar_definition_changed();
 CREATE TRIGGER calendar_exception_updated AFTER UPDATE ON slo.calendar_exception

@@ -13,7 +13,12 @@
 --     so it sees every committed event; under REPEATABLE READ or SERIALIZABLE
 --     PostgreSQL raises a serialization failure instead of losing an update;
 --   * set-based: one statement trigger per INSERT/COPY statement, with the
---     statement's new rows as a transition table.
+--     statement's new rows as a transition table. The trigger is Rust
+--     (engine.rs): it reads the transition table directly, finds the SLOs of
+--     each job from a per-backend cache of the definitions (definitions.rs),
+--     reads each touched day's events with one prepared query, computes the
+--     rows with slo_core::engine (the same code as the reference the property
+--     test checks against), and upserts them with one prepared statement.
 -- ============================================================================
 
 CREATE TABLE slo.slo_performance (
@@ -28,7 +33,7 @@ CREATE TABLE slo.slo_performance (
   failed_runs    int NOT NULL DEFAULT 0,
   updated_at     timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (slo_id, business_date, period_start)
-);
+) WITH (fillfactor = 80);  -- room on each page for HOT updates: rows change as their events come
 COMMENT ON TABLE slo.slo_performance IS
   'One row per SLO instance that is due or has events; written only by the extension (triggers on slo.job_status, '
   'slo.evaluate, slo.recompute). Derived from events: not dumped by pg_dump; rebuild with slo.recompute after a restore.';
@@ -45,144 +50,47 @@ COMMENT ON COLUMN slo.slo_performance.updated_at IS 'When the row last changed.'
 CREATE INDEX slo_performance_business_date_idx ON slo.slo_performance (business_date, slo_id);
 COMMENT ON INDEX slo.slo_performance_business_date_idx IS 'Reads a whole business day (today''s report) fast.';
 
--- ---- Recomputing SLO days ------------------------------------------------------------
-CREATE FUNCTION slo.refresh_slo_days(slo_ids text[], business_dates date[]) RETURNS int
+-- ---- The engine's locks (Rust: engine.rs) ----------------------------------------------------
+-- Every writer of slo.slo_performance holds the transaction advisory lock of each row's bucket
+-- of (slo_id, business_date): the trigger, slo.evaluate and slo.recompute. Deleting or renaming
+-- an SLO takes them all, so no writer adds a row for an SLO that is going.
+COMMENT ON FUNCTION slo.lock_slo_days(text[], date[]) IS
+  'Takes the engine''s locks (transaction advisory locks on 128 buckets, in order) of the given SLO days; every '
+  'writer of slo.slo_performance holds them for the rows it writes.';
+COMMENT ON FUNCTION slo.lock_all_slo_days() IS
+  'Takes every lock of the engine, in order: for changes that concern all SLO days (recompute, deleting an SLO).';
+
+CREATE FUNCTION slo.slo_removed() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
-DECLARE
-  written int;
 BEGIN
-  -- Serialise writers of the same SLO days: 128 buckets, locked in order.
-  PERFORM pg_advisory_xact_lock(2026112401, b.bucket)
-  FROM (SELECT DISTINCT abs(hashtext(u.slo_id || '/' || u.business_date::text)) % 128 AS bucket
-        FROM unnest($1, $2) AS u(slo_id, business_date)
-        ORDER BY 1) AS b;
-
-  -- A new statement, so a new snapshot (READ COMMITTED): every committed event is seen.
-  WITH days AS (
-    SELECT DISTINCT u.slo_id, u.business_date FROM unnest($1, $2) AS u(slo_id, business_date)
-  ), sd AS (
-    -- An index probe per SLO day: LIMIT keeps the planner from flattening this into a hash
-    -- join that scans every SLO for a one-event statement.
-    SELECT d.slo_id, d.business_date, s.calendar_id, s.time_zone, s.period, s.window_start, s.window_end
-    FROM days d
-    CROSS JOIN LATERAL (SELECT * FROM slo.slo x WHERE x.slo_id = d.slo_id LIMIT 1) AS s
-    WHERE s.active AND slo.is_run_date(s.calendar_id, d.business_date)
-  ), ev AS (
-    SELECT sd.*, e.job_id, e.status, e.status_time, e.run_id, e.period_start AS given
-    FROM sd
-    JOIN slo.slo_job j ON j.slo_id = sd.slo_id
-    JOIN slo.job_status e ON e.job_id = j.job_id AND e.business_date = sd.business_date
-  ), own_period AS (
-    -- Events whose period is their own: every event of a daily SLO; an intraday start, or
-    -- any intraday event that names its period.
-    SELECT ev.slo_id, ev.business_date, ev.job_id, ev.run_id, ev.status, ev.status_time,
-           CASE WHEN ev.period IS NULL THEN time '00:00'
-                ELSE slo.start_period(ev.time_zone, ev.window_start, ev.window_end, ev.period,
-                                      ev.business_date, ev.status_time, ev.given) END AS p
-    FROM ev
-    WHERE ev.period IS NULL OR ev.status = 'start' OR ev.given IS NOT NULL
-  ), run_period AS (
-    -- The period of an intraday run: that of its earliest start.
-    SELECT DISTINCT ON (o.slo_id, o.business_date, o.job_id, o.run_id)
-           o.slo_id, o.business_date, o.job_id, o.run_id, o.p
-    FROM own_period o
-    WHERE o.status = 'start'
-    ORDER BY o.slo_id, o.business_date, o.job_id, o.run_id, o.status_time, o.p
-  ), mapped AS (
-    SELECT o.slo_id, o.business_date, o.job_id, o.run_id, o.status, o.status_time, o.p FROM own_period o
-    UNION ALL
-    -- Intraday succeed/fail without a period: the period of the same run's start, when it has come.
-    SELECT ev.slo_id, ev.business_date, ev.job_id, ev.run_id, ev.status, ev.status_time, rp.p
-    FROM ev
-    JOIN run_period rp USING (slo_id, business_date, job_id, run_id)
-    WHERE ev.period IS NOT NULL AND ev.status <> 'start' AND ev.given IS NULL
-  ), per_job AS (
-    SELECT m.slo_id, m.business_date, m.p, m.job_id,
-           min(m.status_time) FILTER (WHERE m.status = 'start') AS job_start,
-           min(m.status_time) FILTER (WHERE m.status = 'succeed') AS job_end,
-           count(DISTINCT m.run_id) FILTER (WHERE m.status = 'fail') AS fails
-    FROM mapped m
-    GROUP BY 1, 2, 3, 4
-  ), inst AS (
-    SELECT pj.slo_id, pj.business_date, pj.p,
-           min(pj.job_start) AS actual_start,
-           CASE WHEN count(pj.job_end) = (SELECT count(*) FROM slo.slo_job j WHERE j.slo_id = pj.slo_id)
-                THEN max(pj.job_end) END AS actual_end,
-           sum(pj.fails)::int AS failed_runs
-    FROM per_job pj
-    GROUP BY 1, 2, 3
-  ), expected AS (
-    SELECT i.slo_id, i.business_date, i.p, i.actual_start, i.actual_end, i.failed_runs,
-           x.es, x.ee
-    FROM inst i
-    JOIN slo.slo s ON s.slo_id = i.slo_id
-    JOIN slo.slo_job j ON j.slo_id = i.slo_id
-    CROSS JOIN LATERAL (SELECT
-      slo.expected_instant(s.time_zone, s.period, s.window_start, s.window_end, s.calendar_id,
-                           i.business_date, i.p, j.expected_start, j.day_unit) AS es,
-      slo.expected_instant(s.time_zone, s.period, s.window_start, s.window_end, s.calendar_id,
-                           i.business_date, i.p, j.expected_end, j.day_unit) AS ee) AS x
-  ), instances AS (
-    SELECT e.slo_id, e.business_date, e.p, e.actual_start, e.actual_end, e.failed_runs,
-           min(e.es) AS expected_start, max(e.ee) AS expected_end
-    FROM expected e
-    GROUP BY 1, 2, 3, 4, 5, 6
-    HAVING bool_and(e.es IS NOT NULL AND e.ee IS NOT NULL)
-  )
-  INSERT INTO slo.slo_performance AS t
-    (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end, failed_runs, updated_at)
-  SELECT i.slo_id, i.business_date, i.p, i.expected_start, i.expected_end, i.actual_start, i.actual_end,
-         i.failed_runs, now()
-  FROM instances i
-  ORDER BY 1, 2, 3
-  ON CONFLICT (slo_id, business_date, period_start) DO UPDATE SET
-    expected_start = EXCLUDED.expected_start,
-    expected_end = EXCLUDED.expected_end,
-    actual_start = EXCLUDED.actual_start,
-    actual_end = EXCLUDED.actual_end,
-    failed_runs = EXCLUDED.failed_runs,
-    updated_at = EXCLUDED.updated_at
-  WHERE (t.expected_start, t.expected_end, t.actual_start, t.actual_end, t.failed_runs)
-        IS DISTINCT FROM
-        (EXCLUDED.expected_start, EXCLUDED.expected_end, EXCLUDED.actual_start, EXCLUDED.actual_end, EXCLUDED.failed_runs);
-  GET DIAGNOSTICS written = ROW_COUNT;
-  RETURN written;
+  PERFORM slo.lock_all_slo_days();
+  RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION slo.slo_removed() IS
+  'Statement trigger of slo.slo: before SLOs are deleted or renamed, waits for and holds off the engine''s writers.';
+CREATE TRIGGER slo_removed BEFORE DELETE OR UPDATE OF slo_id OR TRUNCATE ON slo.slo
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_removed();
+COMMENT ON TRIGGER slo_removed ON slo.slo IS
+  'Takes the engine''s locks before SLOs are deleted or renamed (their performance rows cascade).';
+
+-- ---- Recomputing SLO days (Rust: engine.rs) ----------------------------------------------
 COMMENT ON FUNCTION slo.refresh_slo_days(text[], date[]) IS
   'Recomputes the performance rows of the given (slo_id, business_date) pairs from all their events; returns rows written. '
   'Serialises concurrent writers of the same SLO days. Called by the trigger on slo.job_status and by slo.recompute.';
 
--- ---- The trigger ------------------------------------------------------------------------
-CREATE FUNCTION slo.job_status_update_performance() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-DECLARE
-  ids text[];
-  dates date[];
-BEGIN
-  SELECT array_agg(x.slo_id ORDER BY x.slo_id, x.business_date),
-         array_agg(x.business_date ORDER BY x.slo_id, x.business_date)
-  INTO ids, dates
-  FROM (SELECT DISTINCT j.slo_id, n.business_date
-        FROM (SELECT DISTINCT r.job_id, r.business_date FROM new_rows r) AS n
-        JOIN slo.slo_job j ON j.job_id = n.job_id) AS x;
-  IF ids IS NOT NULL THEN
-    PERFORM slo.refresh_slo_days(ids, dates);
-  END IF;
-  RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION slo.job_status_update_performance() IS
-  'Statement trigger of slo.job_status: recomputes the SLO days the statement''s new events touch.';
--- Fires after job_status_register_jobs (triggers fire in name order).
-CREATE TRIGGER job_status_update_performance
+-- ---- The trigger (Rust: engine.rs) ----------------------------------------------------------
+COMMENT ON FUNCTION slo.job_status_after_insert() IS
+  'Statement trigger of slo.job_status: registers first-seen jobs (slo.register_jobs), refuses an event whose job '
+  'belongs to another application, and recomputes the SLO days the statement''s new events touch.';
+CREATE TRIGGER job_status_after_insert
   AFTER INSERT ON slo.job_status
   REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION slo.job_status_update_performance();
-COMMENT ON TRIGGER job_status_update_performance ON slo.job_status IS
-  'Keeps slo.slo_performance current for every active SLO that depends on the new events'' jobs.';
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.job_status_after_insert();
+COMMENT ON TRIGGER job_status_after_insert ON slo.job_status IS
+  'Registers first-seen jobs, checks that each event''s job belongs to its application, and keeps '
+  'slo.slo_performance current for every active SLO that depends on the new events'' jobs.';
 
 -- ---- Due instances without events ---------------------------------------------------------
 -- Inserts the instances of business dates from_date..to_date whose expected start lies in
@@ -193,6 +101,11 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
   added int;
+  ids text[];
+  dates date[];
+  periods time[];
+  starts timestamptz[];
+  ends timestamptz[];
 BEGIN
   WITH cand AS (
     SELECT s.slo_id, r.run_date AS business_date, p.p, s.time_zone, s.period, s.window_start, s.window_end, s.calendar_id
@@ -213,13 +126,23 @@ BEGIN
     FROM cand c JOIN slo.slo_job j ON j.slo_id = c.slo_id
     GROUP BY 1, 2, 3
   )
-  INSERT INTO slo.slo_performance (slo_id, business_date, period_start, expected_start, expected_end)
-  SELECT e.slo_id, e.business_date, e.p, e.expected_start, e.expected_end
+  SELECT array_agg(e.slo_id ORDER BY e.slo_id, e.business_date, e.p),
+         array_agg(e.business_date ORDER BY e.slo_id, e.business_date, e.p),
+         array_agg(e.p ORDER BY e.slo_id, e.business_date, e.p),
+         array_agg(e.expected_start ORDER BY e.slo_id, e.business_date, e.p),
+         array_agg(e.expected_end ORDER BY e.slo_id, e.business_date, e.p)
+  INTO ids, dates, periods, starts, ends
   FROM expected e
   WHERE e.expected_start <= $3 AND e.expected_start >= $4 AND e.expected_end IS NOT NULL
     AND NOT EXISTS (SELECT 1 FROM slo.slo_performance x
-                    WHERE x.slo_id = e.slo_id AND x.business_date = e.business_date AND x.period_start = e.p)
-  ORDER BY 1, 2, 3
+                    WHERE x.slo_id = e.slo_id AND x.business_date = e.business_date AND x.period_start = e.p);
+  IF ids IS NULL THEN
+    RETURN 0;
+  END IF;
+  -- Every writer of slo.slo_performance holds the engine's locks of the rows' SLO days.
+  PERFORM slo.lock_slo_days(ids, dates);
+  INSERT INTO slo.slo_performance (slo_id, business_date, period_start, expected_start, expected_end)
+  SELECT u.* FROM unnest(ids, dates, periods, starts, ends) AS u
   ON CONFLICT (slo_id, business_date, period_start) DO NOTHING;
   GET DIAGNOSTICS added = ROW_COUNT;
   RETURN added;
@@ -259,6 +182,7 @@ BEGIN
   IF $1 > $2 THEN
     RAISE EXCEPTION 'from_date % is after to_date %', $1, $2 USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  PERFORM slo.lock_all_slo_days();
   DELETE FROM slo.slo_performance p WHERE p.business_date BETWEEN $1 AND $2;
   SELECT array_agg(x.slo_id ORDER BY x.slo_id, x.business_date),
          array_agg(x.business_date ORDER BY x.slo_id, x.business_date)

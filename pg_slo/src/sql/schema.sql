@@ -12,17 +12,14 @@ COMMENT ON SCHEMA slo IS
   'events (job_status) and, computed by the extension, SLO performance.';
 
 -- ----------------------------------------------------------------------------
--- Identifier rule, shared by every id column. The API applies the same rule
--- (slo_core::Identifier) before any write; this is the database's backstop.
+-- Identifier rule, shared by every id column: slo.is_identifier is Rust (lib.rs),
+-- the very rule the API applies (slo_core::Identifier) before any write; this is
+-- the database's backstop. A C function costs the checks nothing to plan, where a
+-- SQL one is inlined again, from its stored body, by every INSERT statement.
 -- ----------------------------------------------------------------------------
-CREATE FUNCTION slo.is_identifier(v text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN char_length(v) BETWEEN 1 AND 128
-   AND v !~ '[[:cntrl:]]|^[[:space:]]|[[:space:]]$';
-
 COMMENT ON FUNCTION slo.is_identifier(text) IS
   'True when v is a valid pg_slo identifier: 1 to 128 characters, no control characters, '
-  'no leading or trailing white space.';
+  'no leading or trailing white space (the rule of slo_core::Identifier, which the API applies).';
 
 -- ----------------------------------------------------------------------------
 -- Definitions
@@ -170,8 +167,8 @@ CREATE TABLE slo.job_status (
   -- A second delivery of the same event is a no-op: writers insert with
   -- ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING.
   CONSTRAINT job_status_event_key UNIQUE (job_id, business_date, run_id, status, status_time),
-  CONSTRAINT job_status_app_id_fkey FOREIGN KEY (app_id) REFERENCES slo.application (app_id),
-  -- Deferred: the statement trigger below registers unknown jobs first.
+  -- Deferred: the statement trigger of engine.sql registers unknown jobs first. It also refuses
+  -- an unknown application; the job's own key to slo.application makes this key enough.
   CONSTRAINT job_status_job_fkey FOREIGN KEY (job_id, app_id) REFERENCES slo.job (job_id, app_id)
     DEFERRABLE INITIALLY DEFERRED
 );
@@ -191,20 +188,14 @@ COMMENT ON COLUMN slo.job_status.period_start IS 'The nominal period of an intra
 COMMENT ON COLUMN slo.job_status.received_at IS 'When the database stored the row.';
 COMMENT ON COLUMN slo.job_status.client_id IS 'Who sent it, when authentication is on.';
 
--- Registers jobs seen for the first time, and refuses a job named under another
--- application, once per statement (set-based over the statement's new rows).
-CREATE FUNCTION slo.job_status_register_jobs() RETURNS trigger
+-- Registers jobs seen for the first time, and refuses a job named under another application.
+-- The engine's statement trigger on slo.job_status (engine.sql) calls it with the statement's
+-- (job, application) pairs that its cache of slo.job does not already know.
+CREATE FUNCTION slo.register_jobs(jobs text[], apps text[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-  jobs text[];
-  apps text[];
   bad record;
 BEGIN
-  -- The statement's distinct (job, application) pairs, in one pass over its new rows. A
-  -- transition table has no statistics: joined directly, the planner may rescan it per job.
-  SELECT array_agg(x.job_id), array_agg(x.app_id) INTO jobs, apps
-  FROM (SELECT DISTINCT n.job_id, n.app_id FROM new_rows n) AS x;
-
   INSERT INTO slo.job (job_id, app_id, name)
   SELECT DISTINCT ON (p.job_id) p.job_id, p.app_id, p.job_id
   FROM unnest(jobs, apps) AS p(job_id, app_id)
@@ -212,6 +203,20 @@ BEGIN
     AND EXISTS (SELECT 1 FROM slo.application a WHERE a.app_id = p.app_id)
   ORDER BY p.job_id, p.app_id
   ON CONFLICT (job_id) DO NOTHING;
+
+  SELECT p.app_id INTO bad
+  FROM unnest(apps) AS p(app_id)
+  WHERE NOT EXISTS (SELECT 1 FROM slo.application a WHERE a.app_id = p.app_id)
+  ORDER BY p.app_id
+  LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'application % does not exist (job_status.app_id must name a row of slo.application)', bad.app_id
+      USING ERRCODE = 'foreign_key_violation',
+            CONSTRAINT = 'job_status_app_id_fkey',
+            TABLE = 'job_status',
+            SCHEMA = 'slo',
+            COLUMN = 'app_id';
+  END IF;
 
   SELECT p.job_id, p.app_id AS sent_app_id, j.app_id AS job_app_id INTO bad
   FROM unnest(jobs, apps) AS p(job_id, app_id) JOIN slo.job j ON j.job_id = p.job_id
@@ -226,19 +231,12 @@ BEGIN
             SCHEMA = 'slo',
             COLUMN = 'app_id';
   END IF;
-  RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION slo.job_status_register_jobs() IS
-  'Statement trigger of slo.job_status: registers unknown jobs of known applications, and refuses an event '
-  'whose job belongs to another application (foreign_key_violation on job_status_job_fkey).';
-
-CREATE TRIGGER job_status_register_jobs
-  AFTER INSERT ON slo.job_status
-  REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION slo.job_status_register_jobs();
-COMMENT ON TRIGGER job_status_register_jobs ON slo.job_status IS
-  'Registers first-seen jobs and checks that each event''s job belongs to its application.';
+COMMENT ON FUNCTION slo.register_jobs(text[], text[]) IS
+  'Registers the unknown jobs among (jobs[i], apps[i]) under their known application (name = job id); refuses an '
+  'unknown application (foreign_key_violation, constraint job_status_app_id_fkey) and a job named under another '
+  'application (foreign_key_violation on job_status_job_fkey). Called by the trigger on slo.job_status.';
 
 -- ----------------------------------------------------------------------------
 -- pg_dump keeps these rows (they are extension members otherwise skipped).

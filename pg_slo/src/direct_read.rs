@@ -1,0 +1,405 @@
+//! Reads that the engine makes on every statement, straight through the table and index access
+//! methods, without SQL: the events of (job, business date) keys by the event key's index, the
+//! performance rows of SLO days by their primary key, and the one row of
+//! `slo.definitions_generation`.
+//!
+//! Why not SPI: a statement costs planning and executor start-up that dwarf a one-row index
+//! lookup, and a plan kept to avoid that can be misplanned for good (a seq scan costed at zero
+//! while `slo.job_status` was empty, kept while it grows).
+//!
+//! Visibility: [`FreshSnapshot`] is what a read-write SPI query sees: the command counter is
+//! advanced (so the current statement's own new rows are seen) and, in READ COMMITTED, a new
+//! snapshot is taken (so every row committed before the engine's locks were granted is seen);
+//! under REPEATABLE READ it is the transaction's snapshot.
+//!
+//! Reads `slo.job_status`, `slo.slo_performance` and `slo.definitions_generation`; writes nothing.
+
+use crate::calendar::raise;
+use crate::conv::{date_in, date_out, time_in, tstz_in};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use pgrx::datum::{Date, Time, TimestampWithTimeZone};
+use pgrx::pg_sys;
+use pgrx::pg_sys::errcodes::PgSqlErrorCode;
+use pgrx::{FromDatum, IntoDatum, PgTupleDesc};
+use slo_core::engine::{EngineEvent, PerformanceRow};
+use slo_core::Status;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::CString;
+
+const LOCK: pg_sys::LOCKMODE = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+
+/// The OID of `slo.<name>`, or an error saying the schema is incomplete.
+fn relation(name: &str) -> pg_sys::Oid {
+    let schema = CString::new("slo").expect("no NUL");
+    let rel = CString::new(name).expect("no NUL");
+    // SAFETY: catalog lookups by name; both return InvalidOid when absent (missing_ok).
+    let oid = unsafe {
+        let ns = pg_sys::get_namespace_oid(schema.as_ptr(), true);
+        if ns == pg_sys::InvalidOid {
+            ns
+        } else {
+            pg_sys::get_relname_relid(rel.as_ptr(), ns)
+        }
+    };
+    if oid == pg_sys::InvalidOid {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            format!("slo.{name} does not exist (is the pg_slo extension installed?)"),
+        );
+    }
+    oid
+}
+
+/// A relation of schema `slo` as last found: its OID and its namespace.
+#[derive(Clone, Copy)]
+struct Found {
+    oid: pg_sys::Oid,
+    namespace: pg_sys::Oid,
+}
+
+/// A table's OID and a list of its column names.
+type ColumnsKey = (pg_sys::Oid, &'static [&'static str]);
+
+thread_local! {
+    static FOUND: RefCell<HashMap<&'static str, Found>> = RefCell::new(HashMap::new());
+    /// Positions of columns in a table, by (table OID, column names): attribute numbers never
+    /// change for a table, so they hold as long as its OID.
+    static COLUMNS: RefCell<HashMap<ColumnsKey, Vec<usize>>> = RefCell::new(HashMap::new());
+}
+
+/// Opens `slo.<name>` (a table or an index) under `lock`. The OID found last time is
+/// tried first, and kept only when it still names that relation (the extension may have been
+/// dropped and created again since), so a statement pays no catalog lookup by name.
+pub(crate) fn open_locked(name: &'static str, lock: pg_sys::LOCKMODE) -> pg_sys::Relation {
+    let cached = FOUND.with(|f| f.borrow().get(name).copied());
+    if let Some(found) = cached {
+        // SAFETY: try_relation_open returns NULL for an OID that no longer exists; a relation
+        // it opened is closed again unless it is the one wanted.
+        unsafe {
+            let rel = pg_sys::try_relation_open(found.oid, lock);
+            if !rel.is_null() {
+                let form = (*rel).rd_rel;
+                let same_name = std::ffi::CStr::from_ptr((*form).relname.data.as_ptr()).to_bytes()
+                    == name.as_bytes();
+                if same_name && (*form).relnamespace == found.namespace {
+                    return rel;
+                }
+                pg_sys::relation_close(rel, lock);
+            }
+        }
+    }
+    let oid = relation(name);
+    // SAFETY: an OID just found by name; relation_open raises if it is gone since.
+    unsafe {
+        let rel = pg_sys::relation_open(oid, lock);
+        let found = Found {
+            oid,
+            namespace: (*(*rel).rd_rel).relnamespace,
+        };
+        FOUND.with(|f| f.borrow_mut().insert(name, found));
+        rel
+    }
+}
+
+fn open(name: &'static str) -> pg_sys::Relation {
+    open_locked(name, LOCK)
+}
+
+/// Positions (0-based) of `columns` in the table `rel` (of schema `slo`, named `table`).
+///
+/// # Safety
+/// `rel` must be an open relation.
+pub(crate) unsafe fn columns(
+    rel: pg_sys::Relation,
+    table: &str,
+    columns: &'static [&'static str],
+) -> Vec<usize> {
+    let key = ((*rel).rd_id, columns);
+    if let Some(found) = COLUMNS.with(|c| c.borrow().get(&key).cloned()) {
+        return found;
+    }
+    let desc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
+    let found: Vec<usize> = columns
+        .iter()
+        .map(|name| {
+            desc.iter()
+                .position(|a| !a.attisdropped && a.name() == *name)
+                .unwrap_or_else(|| {
+                    raise(
+                        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                        format!("slo.{table} has no column {name}"),
+                    )
+                })
+        })
+        .collect();
+    COLUMNS.with(|c| c.borrow_mut().insert(key, found.clone()));
+    found
+}
+
+/// The active snapshot of a read-write SPI query (see the module doc), until [`Self::pop`].
+pub(crate) struct FreshSnapshot(pg_sys::Snapshot);
+
+impl FreshSnapshot {
+    pub(crate) fn take() -> FreshSnapshot {
+        // SAFETY: what SPI does before a read-write query; popped by `pop` (or, on an ERROR, by
+        // the transaction's abort).
+        unsafe {
+            pg_sys::CommandCounterIncrement();
+            pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+            pg_sys::UpdateActiveSnapshotCommandId();
+            FreshSnapshot(pg_sys::GetActiveSnapshot())
+        }
+    }
+
+    pub(crate) fn pop(self) {
+        // SAFETY: the snapshot pushed by `take`, still on top (readers push nothing).
+        unsafe { pg_sys::PopActiveSnapshot() }
+    }
+}
+
+/// An open index scan of a table by the first two columns of one of its indexes: a text and a
+/// date (`(job_id, business_date)`, `(slo_id, business_date)`).
+struct TextDateScan {
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    slot: *mut pg_sys::TupleTableSlot,
+    scan: pg_sys::IndexScanDesc,
+    /// Positions (0-based) of the wanted columns in the table.
+    cols: Vec<usize>,
+    text_collation: pg_sys::Oid,
+}
+
+impl TextDateScan {
+    /// Opens `slo.<table>` and `slo.<index>` under AccessShareLock.
+    fn open(
+        table: &'static str,
+        index: &'static str,
+        wanted: &'static [&'static str],
+        snapshot: &FreshSnapshot,
+    ) -> Self {
+        let heap = open(table);
+        let index = open(index);
+        // SAFETY: both relations are open (closed in `close`, or released by the transaction's
+        // abort on an ERROR); the scan and slot are made for them.
+        unsafe {
+            let cols = columns(heap, table, wanted);
+            let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
+            let scan = pg_sys::index_beginscan(heap, index, snapshot.0, 2, 0);
+            TextDateScan {
+                heap,
+                index,
+                slot,
+                scan,
+                cols,
+                // The index compares the text in its own collation; so must the scan key.
+                text_collation: *(*index).rd_indcollation,
+            }
+        }
+    }
+
+    /// Calls `f` with the wanted columns (datum, is-null) of every row whose first two index
+    /// columns equal `text` and `date`.
+    fn for_each(
+        &mut self,
+        text: &str,
+        date: NaiveDate,
+        mut f: impl FnMut(&[(pg_sys::Datum, bool)], pg_sys::ItemPointerData),
+    ) {
+        let mut values = Vec::with_capacity(self.cols.len());
+        // SAFETY: the scan, slot and relations are open; the keys' datums live until the scan
+        // is rescanned (they are palloc'd in the current memory context).
+        unsafe {
+            let mut keys: [pg_sys::ScanKeyData; 2] = std::mem::zeroed();
+            pg_sys::ScanKeyEntryInitialize(
+                &mut keys[0],
+                0,
+                1,
+                pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+                pg_sys::InvalidOid,
+                self.text_collation,
+                pg_sys::Oid::from(pg_sys::F_TEXTEQ),
+                text.into_datum().expect("text is never NULL"),
+            );
+            pg_sys::ScanKeyEntryInitialize(
+                &mut keys[1],
+                0,
+                2,
+                pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+                pg_sys::InvalidOid,
+                pg_sys::InvalidOid,
+                pg_sys::Oid::from(pg_sys::F_DATE_EQ),
+                date_out(date).into_datum().expect("a date is never NULL"),
+            );
+            pg_sys::index_rescan(self.scan, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
+            while pg_sys::index_getnext_slot(
+                self.scan,
+                pg_sys::ScanDirection::ForwardScanDirection,
+                self.slot,
+            ) {
+                pg_sys::slot_getallattrs(self.slot);
+                let v = (*self.slot).tts_values;
+                let n = (*self.slot).tts_isnull;
+                values.clear();
+                values.extend(self.cols.iter().map(|&c| (*v.add(c), *n.add(c))));
+                f(&values, (*self.slot).tts_tid);
+            }
+        }
+    }
+
+    fn close(self) {
+        // SAFETY: everything opened in `open`, released once.
+        unsafe {
+            pg_sys::index_endscan(self.scan);
+            pg_sys::ExecDropSingleTupleTableSlot(self.slot);
+            pg_sys::relation_close(self.index, LOCK);
+            pg_sys::relation_close(self.heap, LOCK);
+        }
+    }
+}
+
+fn text(d: (pg_sys::Datum, bool)) -> String {
+    // SAFETY: a text column's datum from a slot.
+    unsafe { String::from_datum(d.0, d.1) }.unwrap_or_default()
+}
+
+fn instant(d: (pg_sys::Datum, bool)) -> Option<DateTime<Utc>> {
+    // SAFETY: a timestamptz column's datum from a slot.
+    unsafe { TimestampWithTimeZone::from_datum(d.0, d.1) }.map(tstz_in)
+}
+
+fn date(d: (pg_sys::Datum, bool)) -> NaiveDate {
+    // SAFETY: a date column's datum from a slot.
+    unsafe { Date::from_datum(d.0, d.1) }
+        .map(date_in)
+        .unwrap_or(NaiveDate::MIN)
+}
+
+fn time(d: (pg_sys::Datum, bool)) -> Option<NaiveTime> {
+    // SAFETY: a time column's datum from a slot.
+    unsafe { Time::from_datum(d.0, d.1) }.map(time_in)
+}
+
+/// The stored events of each (job_id, business_date) key (keys distinct).
+pub(crate) fn events(keys: &[(&str, NaiveDate)], snapshot: &FreshSnapshot) -> Vec<EngineEvent> {
+    let mut out = Vec::new();
+    if keys.is_empty() {
+        return out;
+    }
+    const COLUMNS: &[&str] = &[
+        "job_id",
+        "business_date",
+        "status",
+        "status_time",
+        "run_id",
+        "period_start",
+    ];
+    let mut scan = TextDateScan::open("job_status", "job_status_event_key", COLUMNS, snapshot);
+    for &(job, day) in keys {
+        scan.for_each(job, day, |c, _| {
+            let status = text(c[2]);
+            out.push(EngineEvent {
+                job_id: text(c[0]),
+                business_date: date(c[1]),
+                status: Status::parse(&status).unwrap_or_else(|| {
+                    raise(
+                        PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                        format!("slo.job_status holds an unknown status {status:?}"),
+                    )
+                }),
+                status_time: instant(c[3]).unwrap_or_default(),
+                run_id: text(c[4]),
+                period_start: time(c[5]),
+            });
+        });
+    }
+    scan.close();
+    out
+}
+
+/// The stored performance rows of each (slo_id, business_date) key (keys distinct), with their
+/// tuple ids.
+pub(crate) fn performance_rows(
+    keys: &[(&str, NaiveDate)],
+    snapshot: &FreshSnapshot,
+) -> Vec<(PerformanceRow, pg_sys::ItemPointerData)> {
+    let mut out = Vec::new();
+    if keys.is_empty() {
+        return out;
+    }
+    const COLUMNS: &[&str] = &[
+        "slo_id",
+        "business_date",
+        "period_start",
+        "expected_start",
+        "expected_end",
+        "actual_start",
+        "actual_end",
+        "failed_runs",
+    ];
+    let mut scan = TextDateScan::open("slo_performance", "slo_performance_pkey", COLUMNS, snapshot);
+    for &(slo, day) in keys {
+        scan.for_each(slo, day, |c, tid| {
+            let row = PerformanceRow {
+                slo_id: text(c[0]),
+                business_date: date(c[1]),
+                period_start: time(c[2]).unwrap_or(NaiveTime::MIN),
+                expected_start: instant(c[3]).unwrap_or_default(),
+                expected_end: instant(c[4]).unwrap_or_default(),
+                actual_start: instant(c[5]),
+                actual_end: instant(c[6]),
+                // SAFETY: an int4 column's datum from a slot.
+                failed_runs: i64::from(unsafe { i32::from_datum(c[7].0, c[7].1) }.unwrap_or(0)),
+            };
+            out.push((row, tid));
+        });
+    }
+    scan.close();
+    out
+}
+
+/// The generation in `slo.definitions_generation` as the active snapshot sees it, and the
+/// table's OID (which changes when the extension is created again, while generations restart).
+pub(crate) fn definitions_generation() -> (pg_sys::Oid, i64) {
+    const COLUMNS: &[&str] = &["generation"];
+    let rel = open("definitions_generation");
+    // SAFETY: a heap scan of a one-row table under the active snapshot; everything opened is
+    // closed before returning.
+    let (oid, generation) = unsafe {
+        let snapshot = pg_sys::GetActiveSnapshot();
+        if snapshot.is_null() {
+            raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                "reading slo.definitions_generation needs an active snapshot".into(),
+            );
+        }
+        let attno = columns(rel, "definitions_generation", COLUMNS)[0] as i32 + 1;
+        let scan = pg_sys::systable_beginscan(
+            rel,
+            pg_sys::InvalidOid,
+            false,
+            snapshot,
+            0,
+            std::ptr::null_mut(),
+        );
+        let tuple = pg_sys::systable_getnext(scan);
+        let found = if tuple.is_null() {
+            None
+        } else {
+            let mut is_null = false;
+            let d = pg_sys::heap_getattr(tuple, attno, (*rel).rd_att, &mut is_null);
+            i64::from_datum(d, is_null)
+        };
+        pg_sys::systable_endscan(scan);
+        let oid = (*rel).rd_id;
+        pg_sys::relation_close(rel, LOCK);
+        (oid, found)
+    };
+    let generation = generation.unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+            "slo.definitions_generation has no row".into(),
+        )
+    });
+    (oid, generation)
+}
