@@ -159,7 +159,7 @@ impl FreshSnapshot {
 }
 
 /// An open index scan of a table by the first two columns of one of its indexes: a text and a
-/// date (`(job_id, business_date)`, `(slo_id, business_date)`).
+/// range of dates (`(job_id, business_date)`, `(slo_id, business_date)`).
 struct TextDateScan {
     heap: pg_sys::Relation,
     index: pg_sys::Relation,
@@ -185,7 +185,7 @@ impl TextDateScan {
         unsafe {
             let cols = columns(heap, table, wanted);
             let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
-            let scan = pg_sys::index_beginscan(heap, index, snapshot.0, 2, 0);
+            let scan = pg_sys::index_beginscan(heap, index, snapshot.0, 3, 0);
             TextDateScan {
                 heap,
                 index,
@@ -198,40 +198,59 @@ impl TextDateScan {
         }
     }
 
-    /// Calls `f` with the wanted columns (datum, is-null) of every row whose first two index
-    /// columns equal `text` and `date`.
+    /// Calls `f` with the wanted columns (datum, is-null) and the tuple id of every row whose
+    /// first index column equals `text` and whose second lies in `from..=to`, in index order.
     fn for_each(
         &mut self,
         text: &str,
-        date: NaiveDate,
+        from: NaiveDate,
+        to: NaiveDate,
         mut f: impl FnMut(&[(pg_sys::Datum, bool)], pg_sys::ItemPointerData),
     ) {
         let mut values = Vec::with_capacity(self.cols.len());
         // SAFETY: the scan, slot and relations are open; the keys' datums live until the scan
         // is rescanned (they are palloc'd in the current memory context).
         unsafe {
-            let mut keys: [pg_sys::ScanKeyData; 2] = std::mem::zeroed();
-            pg_sys::ScanKeyEntryInitialize(
-                &mut keys[0],
-                0,
+            let mut keys: [pg_sys::ScanKeyData; 3] = std::mem::zeroed();
+            let key =
+                |k: &mut pg_sys::ScanKeyData, attno: i16, strategy: u32, collation, proc, arg| {
+                    pg_sys::ScanKeyEntryInitialize(
+                        k,
+                        0,
+                        attno,
+                        strategy as pg_sys::StrategyNumber,
+                        pg_sys::InvalidOid,
+                        collation,
+                        pg_sys::Oid::from(proc),
+                        arg,
+                    )
+                };
+            let [k0, k1, k2] = &mut keys;
+            key(
+                k0,
                 1,
-                pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
-                pg_sys::InvalidOid,
+                pg_sys::BTEqualStrategyNumber,
                 self.text_collation,
-                pg_sys::Oid::from(pg_sys::F_TEXTEQ),
+                pg_sys::F_TEXTEQ,
                 text.into_datum().expect("text is never NULL"),
             );
-            pg_sys::ScanKeyEntryInitialize(
-                &mut keys[1],
-                0,
+            key(
+                k1,
                 2,
-                pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+                pg_sys::BTGreaterEqualStrategyNumber,
                 pg_sys::InvalidOid,
-                pg_sys::InvalidOid,
-                pg_sys::Oid::from(pg_sys::F_DATE_EQ),
-                date_out(date).into_datum().expect("a date is never NULL"),
+                pg_sys::F_DATE_GE,
+                date_out(from).into_datum().expect("a date is never NULL"),
             );
-            pg_sys::index_rescan(self.scan, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
+            key(
+                k2,
+                2,
+                pg_sys::BTLessEqualStrategyNumber,
+                pg_sys::InvalidOid,
+                pg_sys::F_DATE_LE,
+                date_out(to).into_datum().expect("a date is never NULL"),
+            );
+            pg_sys::index_rescan(self.scan, keys.as_mut_ptr(), 3, std::ptr::null_mut(), 0);
             while pg_sys::index_getnext_slot(
                 self.scan,
                 pg_sys::ScanDirection::ForwardScanDirection,
@@ -280,8 +299,11 @@ fn time(d: (pg_sys::Datum, bool)) -> Option<NaiveTime> {
     unsafe { Time::from_datum(d.0, d.1) }.map(time_in)
 }
 
-/// The stored events of each (job_id, business_date) key (keys distinct).
-pub(crate) fn events(keys: &[(&str, NaiveDate)], snapshot: &FreshSnapshot) -> Vec<EngineEvent> {
+/// The stored events of each (job_id, first business date, last business date) range.
+pub(crate) fn events(
+    keys: &[(&str, NaiveDate, NaiveDate)],
+    snapshot: &FreshSnapshot,
+) -> Vec<EngineEvent> {
     let mut out = Vec::new();
     if keys.is_empty() {
         return out;
@@ -295,8 +317,8 @@ pub(crate) fn events(keys: &[(&str, NaiveDate)], snapshot: &FreshSnapshot) -> Ve
         "period_start",
     ];
     let mut scan = TextDateScan::open("job_status", "job_status_event_key", COLUMNS, snapshot);
-    for &(job, day) in keys {
-        scan.for_each(job, day, |c, _| {
+    for &(job, from, to) in keys {
+        scan.for_each(job, from, to, |c, _| {
             let status = text(c[2]);
             out.push(EngineEvent {
                 job_id: text(c[0]),
@@ -317,10 +339,10 @@ pub(crate) fn events(keys: &[(&str, NaiveDate)], snapshot: &FreshSnapshot) -> Ve
     out
 }
 
-/// The stored performance rows of each (slo_id, business_date) key (keys distinct), with their
-/// tuple ids.
+/// The stored performance rows of each (slo_id, first business date, last business date) range,
+/// with their tuple ids.
 pub(crate) fn performance_rows(
-    keys: &[(&str, NaiveDate)],
+    keys: &[(&str, NaiveDate, NaiveDate)],
     snapshot: &FreshSnapshot,
 ) -> Vec<(PerformanceRow, pg_sys::ItemPointerData)> {
     let mut out = Vec::new();
@@ -338,8 +360,8 @@ pub(crate) fn performance_rows(
         "failed_runs",
     ];
     let mut scan = TextDateScan::open("slo_performance", "slo_performance_pkey", COLUMNS, snapshot);
-    for &(slo, day) in keys {
-        scan.for_each(slo, day, |c, tid| {
+    for &(slo, from, to) in keys {
+        scan.for_each(slo, from, to, |c, tid| {
             let row = PerformanceRow {
                 slo_id: text(c[0]),
                 business_date: date(c[1]),

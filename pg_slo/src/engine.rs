@@ -40,8 +40,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 const LOCK_CLASS: i32 = 2_026_112_401;
 /// How many buckets SLO days are locked in.
 const LOCK_BUCKETS: u64 = 128;
-/// How many (job, business date) keys one read of events covers, at most.
-const KEYS_PER_READ: usize = 5_000;
+/// How many SLO days one batch (one read of their events and rows, one write) covers, at most.
+const DAYS_PER_BATCH: usize = 2_000;
 
 /// The statement's new rows, reduced to what the trigger needs.
 #[derive(Default)]
@@ -315,20 +315,23 @@ fn refresh(defs: &Definitions, days: &BTreeSet<(usize, NaiveDate)>) -> i64 {
             .collect();
         (&*latest, moved)
     };
-    // Batches of whole business dates, each reading at most about KEYS_PER_READ (job, date) keys.
-    let mut by_date: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
+    // Batches of SLOs with their days, at most about DAYS_PER_BATCH SLO days each. Each SLO's
+    // jobs and rows are read by one index range scan over its dates, not one lookup per day.
+    let mut by_slo: BTreeMap<usize, Vec<NaiveDate>> = BTreeMap::new();
     for &(i, d) in &days {
-        by_date.entry(d).or_default().push(i);
+        by_slo.entry(i).or_default().push(d);
     }
     let mut written = 0;
-    let mut batch: Vec<(NaiveDate, Vec<usize>)> = Vec::new();
-    let mut keys = 0;
-    for (date, slos) in by_date {
-        keys += slos.iter().map(|&i| defs.slos[i].jobs.len()).sum::<usize>();
-        batch.push((date, slos));
-        if keys >= KEYS_PER_READ {
-            written += refresh_batch(defs, &std::mem::take(&mut batch));
-            keys = 0;
+    let mut batch: Vec<(usize, Vec<NaiveDate>)> = Vec::new();
+    let mut in_batch = 0;
+    for (slo, dates) in by_slo {
+        for chunk in dates.chunks(DAYS_PER_BATCH) {
+            in_batch += chunk.len();
+            batch.push((slo, chunk.to_vec()));
+            if in_batch >= DAYS_PER_BATCH {
+                written += refresh_batch(defs, &std::mem::take(&mut batch));
+                in_batch = 0;
+            }
         }
     }
     if !batch.is_empty() {
@@ -337,28 +340,32 @@ fn refresh(defs: &Definitions, days: &BTreeSet<(usize, NaiveDate)>) -> i64 {
     written
 }
 
-/// Reads the events and the stored rows of a batch of SLO days, computes their rows, and writes
-/// those that differ from what is stored. Returns rows written.
-fn refresh_batch(defs: &Definitions, batch: &[(NaiveDate, Vec<usize>)]) -> i64 {
-    let mut job_keys: BTreeSet<(&str, NaiveDate)> = BTreeSet::new();
-    let mut slo_keys: Vec<(&str, NaiveDate)> = Vec::new();
-    for (date, slos) in batch {
-        for &i in slos {
-            slo_keys.push((defs.slos[i].slo_id.as_str(), *date));
-            for job in &defs.slos[i].jobs {
-                job_keys.insert((job.job_id.as_str(), *date));
-            }
+/// Reads the events and the stored rows of a batch of SLO days (each SLO with its dates, in
+/// order), computes their rows, and writes those that differ from what is stored. Returns rows
+/// written.
+fn refresh_batch(defs: &Definitions, batch: &[(usize, Vec<NaiveDate>)]) -> i64 {
+    // Each job's and each SLO's span of dates in the batch.
+    let mut job_spans: BTreeMap<&str, (NaiveDate, NaiveDate)> = BTreeMap::new();
+    let mut slo_spans: Vec<(&str, NaiveDate, NaiveDate)> = Vec::new();
+    for (i, dates) in batch {
+        let slo = &defs.slos[*i];
+        let (first, last) = (dates[0], dates[dates.len() - 1]);
+        slo_spans.push((slo.slo_id.as_str(), first, last));
+        for job in &slo.jobs {
+            job_spans
+                .entry(job.job_id.as_str())
+                .and_modify(|span| *span = (span.0.min(first), span.1.max(last)))
+                .or_insert((first, last));
         }
     }
-    let job_keys: Vec<(&str, NaiveDate)> = job_keys.into_iter().collect();
-    slo_keys.sort();
-    slo_keys.dedup();
+    let job_spans: Vec<(&str, NaiveDate, NaiveDate)> =
+        job_spans.into_iter().map(|(j, (a, b))| (j, a, b)).collect();
 
     // Read after the locks were granted, so every committed event is seen.
     let snapshot = FreshSnapshot::take();
-    let stored_events = direct_read::events(&job_keys, &snapshot);
+    let stored_events = direct_read::events(&job_spans, &snapshot);
     let stored: HashMap<(String, NaiveDate, NaiveTime), (PerformanceRow, pg_sys::ItemPointerData)> =
-        direct_read::performance_rows(&slo_keys, &snapshot)
+        direct_read::performance_rows(&slo_spans, &snapshot)
             .into_iter()
             .map(|(row, tid)| {
                 (
@@ -378,9 +385,9 @@ fn refresh_batch(defs: &Definitions, batch: &[(NaiveDate, Vec<usize>)]) -> i64 {
 
     let mut writes: Vec<Write> = Vec::new();
     let mut day_events: Vec<EngineEvent> = Vec::new();
-    for (date, slos) in batch {
-        for &i in slos {
-            let slo = &defs.slos[i];
+    for (i, dates) in batch {
+        let slo = &defs.slos[*i];
+        for date in dates {
             day_events.clear();
             for job in &slo.jobs {
                 if let Some(evs) = events.get(&(job.job_id.as_str(), *date)) {
