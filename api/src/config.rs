@@ -20,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API (POST /v1/job-status, /healthz, /readyz).
     Serve(ServeConfig),
+    /// Check a definitions file, print the plan (added, changed, removed) and apply it in one transaction.
+    Apply(crate::definitions::ApplyArgs),
+    /// Write the database's definitions in the definitions-file format (apply of the output changes nothing).
+    Export(crate::definitions::ExportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,7 +76,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
-        let Command::Serve(cfg) = cli.command;
+        let Command::Serve(cfg) = cli.command else {
+            panic!("serve parses as serve");
+        };
         assert_eq!(cfg.database_url, "host=localhost");
         assert_eq!(cfg.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(cfg.pool_size, 4);

@@ -7,10 +7,16 @@
 //! - [`store`]: the database: connection pool and the job-status repository.
 //! - [`error`]: the one error type of the HTTP boundary, rendered as problem+json.
 //! - [`observe`]: per-request span, request id and the one log line per request.
+//! - [`definitions`]: `pg-slo apply` and `pg-slo export`, SLO definitions as code.
+//! - [`dbconn`]: the one database connection of a command-line command.
+//! - [`pg_types`]: PostgreSQL `interval` for tokio-postgres.
 
 pub mod config;
+pub mod dbconn;
+pub mod definitions;
 pub mod error;
 pub mod observe;
+pub mod pg_types;
 pub mod routes;
 pub mod startup;
 pub mod store;

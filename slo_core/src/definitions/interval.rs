@@ -90,9 +90,11 @@ impl Interval {
                 i += 1;
                 match tokens.get(i) {
                     Some(u) => *u,
-                    None => return Err(format!(
+                    None => {
+                        return Err(format!(
                         "the number {number} in {text:?} has no unit (days, hours, minutes, ...)"
-                    )),
+                    ))
+                    }
                 }
             } else {
                 attached

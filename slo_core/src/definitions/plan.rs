@@ -153,6 +153,10 @@ pub fn plan(
         }
     }
     for (id, h) in &wanted.holiday_sets {
+        // A set without holidays has no rows: nothing to store (calendars may still name it).
+        if !current.holiday_sets.contains_key(id) && h.holidays().is_empty() {
+            continue;
+        }
         let empty = HolidaySet::default();
         let before = current.holiday_sets.get(id).unwrap_or(&empty).holidays();
         let details = holiday_details(&before, &h.holidays());
@@ -165,12 +169,11 @@ pub fn plan(
     for (id, c) in &wanted.calendars {
         let mut d = Vec::new();
         let before = current.calendars.get(id);
-        let f = |x: Option<&super::CalendarDef>| x.cloned();
-        let old = f(before);
+        let old = before.cloned();
         d.push(opt_field(
             "name",
-            old.as_ref().map(|o| o.name.clone()),
-            Some(c.name.clone()),
+            old.as_ref().map(|o| format!("{:?}", o.name)),
+            Some(format!("{:?}", c.name)),
         ));
         d.push(opt_field(
             "run_weekdays",
@@ -249,6 +252,9 @@ pub fn plan(
         .filter(|(id, _)| !wanted.holiday_sets.contains_key(*id))
     {
         let n = h.holidays().len();
+        if n == 0 {
+            continue;
+        }
         p.remove(Kind::HolidaySet, id, vec![format!("deletes {n} holidays")]);
     }
     let mut kept_apps = BTreeSet::new();
