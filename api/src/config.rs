@@ -24,6 +24,8 @@ pub enum Command {
     Apply(crate::definitions::ApplyArgs),
     /// Write the database's definitions in the definitions-file format (apply of the output changes nothing).
     Export(crate::definitions::ExportArgs),
+    /// Print today's SLO states as a table (late ones first), from slo.slo_performance_report.
+    Report(crate::report::ReportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

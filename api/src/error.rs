@@ -160,6 +160,13 @@ impl IntoResponse for ApiError {
                 .extensions_mut()
                 .insert(ErrorCause(self.to_string().into()));
         }
+        if let ApiError::Invalid { violations, .. } = &self {
+            response
+                .extensions_mut()
+                .insert(crate::metrics::RejectedRules(
+                    violations.iter().map(|v| v.rule.code()).collect(),
+                ));
+        }
         response
     }
 }

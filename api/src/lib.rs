@@ -9,14 +9,18 @@
 //! - [`observe`]: per-request span, request id and the one log line per request.
 //! - [`definitions`]: `pg-slo apply` and `pg-slo export`, SLO definitions as code.
 //! - [`dbconn`]: the one database connection of a command-line command.
+//! - [`metrics`]: `GET /metrics`, Prometheus text.
+//! - [`report`]: `pg-slo report`, today's SLO states as a table.
 //! - [`pg_types`]: PostgreSQL `interval` for tokio-postgres.
 
 pub mod config;
 pub mod dbconn;
 pub mod definitions;
 pub mod error;
+pub mod metrics;
 pub mod observe;
 pub mod pg_types;
+pub mod report;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::Utc;
 
 /// Parses and validates the whole body (every problem listed), then stores it in one
@@ -16,7 +16,7 @@ pub async fn post_job_status(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<InsertOutcome>), ApiError> {
+) -> Result<(StatusCode, Extension<InsertOutcome>, Json<InsertOutcome>), ApiError> {
     require_json(&headers)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -40,7 +40,8 @@ pub async fn post_job_status(
         duplicates = outcome.duplicates,
         "job status stored"
     );
-    Ok((StatusCode::CREATED, Json(outcome)))
+    // The outcome also travels in the response's extensions, for the metrics middleware.
+    Ok((StatusCode::CREATED, Extension(outcome), Json(outcome)))
 }
 
 /// A body declared as anything but JSON is refused; an undeclared one is read as JSON.

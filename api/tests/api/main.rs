@@ -4,4 +4,5 @@
 mod definitions;
 mod helpers;
 mod job_status;
+mod metrics;
 mod outage;
