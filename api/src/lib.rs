@@ -10,6 +10,7 @@
 //! - [`definitions`]: `pg-slo apply` and `pg-slo export`, SLO definitions as code.
 //! - [`dbconn`]: the one database connection of a command-line command.
 //! - [`metrics`]: `GET /metrics`, Prometheus text.
+//! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 document generated from the code.
 //! - [`report`]: `pg-slo report`, today's SLO states as a table.
 //! - [`pg_types`]: PostgreSQL `interval` for tokio-postgres.
 
@@ -19,6 +20,7 @@ pub mod definitions;
 pub mod error;
 pub mod metrics;
 pub mod observe;
+pub mod openapi;
 pub mod pg_types;
 pub mod report;
 pub mod routes;

@@ -207,6 +207,13 @@ GROUP BY r.state";
 /// `GET /metrics`: reads the pool and the database, then writes every metric. A database that
 /// cannot be read sets `pg_slo_database_up` to 0 and leaves the instance counts as they were;
 /// the scrape itself still succeeds.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4.", body = String,
+               content_type = "text/plain; version=0.0.4; charset=utf-8"))
+)]
 pub async fn get_metrics(State(state): State<AppState>) -> Response {
     let m = &state.metrics;
     let status = state.pool.status();

@@ -5,4 +5,5 @@ mod definitions;
 mod helpers;
 mod job_status;
 mod metrics;
+mod openapi;
 mod outage;
