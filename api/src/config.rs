@@ -26,6 +26,8 @@ pub enum Command {
     Export(crate::definitions::ExportArgs),
     /// Print today's SLO states as a table (late ones first), from slo.slo_performance_report.
     Report(crate::report::ReportArgs),
+    /// Simulate a job scheduler: post a realistic day (a restart, a late job, one never started) through the API.
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,6 +8,7 @@
 //! - [`error`]: the one error type of the HTTP boundary, rendered as problem+json.
 //! - [`observe`]: per-request span, request id and the one log line per request.
 //! - [`definitions`]: `pg-slo apply` and `pg-slo export`, SLO definitions as code.
+//! - [`demo`]: `pg-slo demo`, a simulated scheduler posting a realistic day (and history).
 //! - [`dbconn`]: the one database connection of a command-line command.
 //! - [`metrics`]: `GET /metrics`, Prometheus text.
 //! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 document generated from the code.
@@ -17,6 +18,7 @@
 pub mod config;
 pub mod dbconn;
 pub mod definitions;
+pub mod demo;
 pub mod error;
 pub mod metrics;
 pub mod observe;

@@ -22,6 +22,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Apply(args) => api::definitions::run_apply(&args).await?,
         Command::Export(args) => api::definitions::run_export(&args).await?,
         Command::Report(args) => api::report::run(&args).await?,
+        Command::Demo(args) => {
+            api::demo::run(&args).await?;
+        }
     }
     Ok(())
 }
