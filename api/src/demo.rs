@@ -559,7 +559,10 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoOutcome> {
         args.api_url
     );
     let (accepted, duplicates, requests) = post(args, &events).await?;
-    println!("Posted in {requests} requests: {accepted} stored, {duplicates} already there.");
+    println!(
+        "Posted in {requests} request{}: {accepted} stored, {duplicates} already there.",
+        if requests == 1 { "" } else { "s" }
+    );
     println!(
         "Demo day {date}: {} fails and restarts, {} runs late, {} never starts, one intraday period ends late.",
         args.fail_job, args.late_job, args.skip_job

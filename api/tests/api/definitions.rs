@@ -260,3 +260,21 @@ async fn a_changed_deadline_is_applied_in_place_and_recompute_moves_existing_row
     assert!(out.contains("Recomputed"), "{out}");
     assert_eq!(expected_end().await, "03:30");
 }
+
+#[tokio::test]
+async fn the_regression_fixture_holds_the_example_files_definitions() {
+    let db = TestDb::new().await;
+    let fixture = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../pg_slo/tests/pg_regress/foxfire.sql"),
+    )
+    .unwrap();
+    let client = db.client().await;
+    client
+        .batch_execute("DELETE FROM slo.job; DELETE FROM slo.application;")
+        .await
+        .unwrap();
+    client.batch_execute(&fixture).await.unwrap();
+    let from_sql = parse_file(&export(&db).await).unwrap();
+    let from_toml = parse_file(&std::fs::read_to_string(example()).unwrap()).unwrap();
+    assert_eq!(from_sql, from_toml);
+}
