@@ -4,9 +4,27 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 
+/// The first screen of `pg-slo --help`, after the commands.
+const WORKFLOW: &str = "\
+Typical use:
+  pg-slo apply --dry-run examples/foxfire.toml   check the SLO definitions and show the plan
+  pg-slo apply examples/foxfire.toml             ... and apply them in one transaction
+  pg-slo serve                                   schedulers POST job status to /v1/job-status
+  pg-slo report                                  today's SLO states, late ones first
+  pg-slo export -o definitions.toml              the definitions in force, as a file
+
+Commands that use the database take --database-url or DATABASE_URL.
+`pg-slo COMMAND --help` explains each command's flags.";
+
 /// pg_slo: batch-job SLO tracking inside PostgreSQL.
 #[derive(Debug, Parser)]
-#[command(name = "pg-slo", version, about, long_about = None)]
+#[command(
+    name = "pg-slo",
+    version,
+    about = "pg_slo: batch-job SLO tracking inside PostgreSQL.",
+    long_about = None,
+    after_help = WORKFLOW
+)]
 pub struct Cli {
     /// Log format: human-readable text, or one JSON object per line.
     #[arg(long, env = "PG_SLO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -18,7 +36,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the HTTP API (POST /v1/job-status, /healthz, /readyz).
+    /// Serve the HTTP API (POST /v1/job-status, /healthz, /readyz, /metrics, /openapi.json).
     Serve(ServeConfig),
     /// Check a definitions file, print the plan (added, changed, removed) and apply it in one transaction.
     Apply(crate::definitions::ApplyArgs),

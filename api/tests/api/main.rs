@@ -8,3 +8,4 @@ mod job_status;
 mod metrics;
 mod openapi;
 mod outage;
+mod report;
