@@ -3,7 +3,8 @@
 //!
 //! "Today" is each SLO's own: the instances due today (expected end on today's date in the
 //! SLO's time zone), plus instances of the days before that are still late. `--business-date`
-//! shows one business date instead.
+//! shows one business date instead. An instance is taken to be due within 45 days of its
+//! business date, which bounds the rows read.
 
 use crate::dbconn::{self, DbArgs};
 use crate::pg_types::PgInterval;
@@ -74,9 +75,10 @@ FROM slo.slo_performance_report r
 JOIN slo.slo s ON s.slo_id = r.slo_id
 WHERE (cardinality($3::text[]) = 0 OR r.slo_id = ANY($3))
   AND CASE WHEN $1::date IS NOT NULL THEN r.business_date = $1
-      ELSE (r.expected_end AT TIME ZONE s.time_zone)::date = (now() AT TIME ZONE s.time_zone)::date
+      ELSE r.business_date BETWEEN current_date - 45 - $2::int AND current_date + 1
+      AND ((r.expected_end AT TIME ZONE s.time_zone)::date = (now() AT TIME ZONE s.time_zone)::date
         OR (r.state = 'late'
-            AND (r.expected_end AT TIME ZONE s.time_zone)::date >= (now() AT TIME ZONE s.time_zone)::date - $2::int)
+            AND (r.expected_end AT TIME ZONE s.time_zone)::date >= (now() AT TIME ZONE s.time_zone)::date - $2::int))
       END
 ORDER BY array_position(ARRAY['late', 'missed', 'running', 'pending', 'met'], r.state),
          r.expected_end, r.slo_id, r.period_start";
