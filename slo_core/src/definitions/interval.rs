@@ -115,18 +115,14 @@ impl Interval {
         Ok(out)
     }
 
-    /// The clock style used for offsets: `"1 day 03:00"`, `"00:10"`, `"0"`.
+    /// The clock style used for offsets: `"1 day 03:00"`, `"00:10"`, `"00:00"`.
     pub fn to_clock_string(self) -> String {
         let mut parts = Vec::new();
         push_months_days(self, &mut parts);
-        if self.micros != 0 {
+        if self.micros != 0 || parts.is_empty() {
             parts.push(clock(self.micros));
         }
-        if parts.is_empty() {
-            "0".to_owned()
-        } else {
-            parts.join(" ")
-        }
+        parts.join(" ")
     }
 
     /// The word style used for durations: `"30 minutes"`, `"1 hour 30 minutes"`, `"0"`; a
@@ -404,7 +400,7 @@ mod tests {
         assert_eq!(iv(0, 1, 3, 0).to_clock_string(), "1 day 03:00");
         assert_eq!(iv(0, 0, 0, 10).to_clock_string(), "00:10");
         assert_eq!(iv(0, 2, 0, 0).to_clock_string(), "2 days");
-        assert_eq!(Interval::ZERO.to_clock_string(), "0");
+        assert_eq!(Interval::ZERO.to_clock_string(), "00:00");
         assert_eq!(iv(0, 0, 0, 30).to_words_string(), "30 minutes");
         assert_eq!(iv(0, 0, 1, 30).to_words_string(), "1 hour 30 minutes");
         assert_eq!(iv(1, 0, 0, 0).to_words_string(), "1 month");
