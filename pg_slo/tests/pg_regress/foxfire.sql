@@ -1,8 +1,5 @@
 -- ============================================================================
--- Foxfire Finance: the brief's SLOs as definitions, for the regression tests
--- (pg_regress has no `pg-slo apply`). The product's copy is examples/foxfire.toml;
--- the API test `the_regression_fixture_holds_the_example_files_definitions` checks
--- that the two define the same. Idempotent: safe to load again.
+-- Foxfire Finance: the brief's SLOs as definitions. Idempotent: safe to load again.
 -- Times are America/New_York wall-clock. The business calendars skip the
 -- Federal Reserve's holidays, loaded here for 2020 to 2035.
 -- ============================================================================
