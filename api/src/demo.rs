@@ -17,7 +17,7 @@
 
 use crate::report::{self, ReportArgs};
 use anyhow::{bail, Context};
-use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, SubsecRound, Utc};
 use clap::Args;
 use serde_json::{json, Value};
 use slo_core::calendar::Calendar;
@@ -286,6 +286,15 @@ impl<'d> Simulator<'d> {
             })
     }
 
+    /// 1.0 for the job that slows down over the history, 0.0 for the others.
+    fn slowing_weight(&self, job: &str) -> f64 {
+        if self.slowing.as_deref() == Some(job) {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
     /// A number in [0, 1) fixed by the seed and the parts given.
     fn unit(&self, parts: impl Hash) -> f64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -319,7 +328,7 @@ impl<'d> Simulator<'d> {
                         fraction: 0.35 + 0.4 * r,
                     },
                     None => {
-                        let slowing = story_late_job(self, job) * 0.7 * progress;
+                        let slowing = self.slowing_weight(job) * 0.7 * progress;
                         if r < 0.03 {
                             Fate::FailThenRestart { fraction: 0.85 }
                         } else if r > 0.97 {
@@ -369,7 +378,7 @@ impl<'d> Simulator<'d> {
             app_id: app.to_owned(),
             job_id: job.to_owned(),
             status,
-            status_time: at.trunc_subsecs_micro(),
+            status_time: at.trunc_subsecs(6),
             business_date: date,
             run_id: run,
             host_id: host.to_owned(),
@@ -410,31 +419,12 @@ impl<'d> Simulator<'d> {
     }
 }
 
-/// 1.0 for the job that slows down over the history, 0.0 for the others.
-fn story_late_job(sim: &Simulator<'_>, job: &str) -> f64 {
-    if sim.slowing.as_deref() == Some(job) {
-        1.0
-    } else {
-        0.0
-    }
-}
-
 fn offset(i: slo_core::definitions::Interval) -> Result<Offset, String> {
     Offset::from_interval(i.months, i.days, i.micros)
 }
 
 fn duration(i: slo_core::definitions::Interval) -> Duration {
     Duration::days(i64::from(i.days)) + Duration::microseconds(i.micros)
-}
-
-trait TruncMicro {
-    fn trunc_subsecs_micro(self) -> Self;
-}
-
-impl TruncMicro for DateTime<Utc> {
-    fn trunc_subsecs_micro(self) -> Self {
-        chrono::SubsecRound::trunc_subsecs(self, 6)
-    }
 }
 
 /// The demo's events: the history days (oldest first), then the demo day; sorted by time.

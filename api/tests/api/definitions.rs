@@ -278,3 +278,19 @@ async fn the_regression_fixture_holds_the_example_files_definitions() {
     let from_toml = parse_file(&std::fs::read_to_string(example()).unwrap()).unwrap();
     assert_eq!(from_sql, from_toml);
 }
+
+#[tokio::test]
+async fn two_applies_at_once_take_turns_and_the_second_finds_nothing_to_do() {
+    let db = TestDb::new().await;
+    let a = args(&db, example());
+    let b = args(&db, example());
+    let (ra, rb) = tokio::join!(apply(&a), apply(&b));
+    let (pa, pb) = (ra.0.unwrap().plan, rb.0.unwrap().plan);
+    // Without the lock both would plan the same additions and one would hit a unique key.
+    let sizes = [pa.changes.len(), pb.changes.len()];
+    assert!(
+        sizes.contains(&0) && sizes.iter().any(|n| *n > 0),
+        "{sizes:?}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM slo.slo").await, 4);
+}
