@@ -4,9 +4,27 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 
+/// The first screen of `pg-slo --help`, after the commands.
+const WORKFLOW: &str = "\
+Typical use:
+  pg-slo apply --dry-run examples/foxfire.toml   check the SLO definitions and show the plan
+  pg-slo apply examples/foxfire.toml             ... and apply them in one transaction
+  pg-slo serve                                   schedulers POST job status to /v1/job-status
+  pg-slo report                                  today's SLO states, late ones first
+  pg-slo export -o definitions.toml              the definitions in force, as a file
+
+Commands that use the database take --database-url or DATABASE_URL.
+`pg-slo COMMAND --help` explains each command's flags.";
+
 /// pg_slo: batch-job SLO tracking inside PostgreSQL.
 #[derive(Debug, Parser)]
-#[command(name = "pg-slo", version, about, long_about = None)]
+#[command(
+    name = "pg-slo",
+    version,
+    about = "pg_slo: batch-job SLO tracking inside PostgreSQL.",
+    long_about = None,
+    after_help = WORKFLOW
+)]
 pub struct Cli {
     /// Log format: human-readable text, or one JSON object per line.
     #[arg(long, env = "PG_SLO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -18,8 +36,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the HTTP API (POST /v1/job-status, /healthz, /readyz).
+    /// Serve the HTTP API (POST /v1/job-status, /healthz, /readyz, /metrics, /openapi.json).
     Serve(ServeConfig),
+    /// Check a definitions file, print the plan (added, changed, removed) and apply it in one transaction.
+    Apply(crate::definitions::ApplyArgs),
+    /// Write the database's definitions in the definitions-file format (apply of the output changes nothing).
+    Export(crate::definitions::ExportArgs),
+    /// Print today's SLO states as a table (late ones first), from slo.slo_performance_report.
+    Report(crate::report::ReportArgs),
+    /// Simulate a job scheduler: post a realistic day (a restart, a late job, one never started) through the API.
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,7 +98,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
-        let Command::Serve(cfg) = cli.command;
+        let Command::Serve(cfg) = cli.command else {
+            panic!("serve parses as serve");
+        };
         assert_eq!(cfg.database_url, "host=localhost");
         assert_eq!(cfg.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(cfg.pool_size, 4);

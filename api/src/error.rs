@@ -47,22 +47,36 @@ pub enum ApiError {
 pub struct ErrorCause(pub Arc<str>);
 
 /// One problem in a 422 body.
-#[derive(Debug, Serialize)]
-struct ProblemItem<'a> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProblemItem<'a> {
+    /// Index of the event in the body (0 for a single event); null for a problem of the whole body.
     index: Option<usize>,
+    /// The field; null for a problem of the whole event or body.
     field: Option<&'a str>,
+    /// RFC 6901 JSON pointer to the offending value in the body.
+    #[schema(example = "/1/status")]
     pointer: String,
+    /// The stable code of the broken rule, for example `unknown_status`.
+    #[schema(example = "unknown_status")]
     rule: &'static str,
+    /// A sentence for a person; may change.
     message: &'a str,
 }
 
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem document (`application/problem+json`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem<'a> {
+    /// A URN naming the kind of problem, for example `urn:pg-slo:problem:invalid-job-status`.
     #[serde(rename = "type")]
+    #[schema(example = "urn:pg-slo:problem:invalid-job-status")]
     kind: &'static str,
+    /// A short summary of the kind of problem.
     title: &'static str,
+    /// The HTTP status code.
     status: u16,
+    /// What happened, for a person.
     detail: String,
+    /// Every problem of a `422`, by event index and field.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<Vec<ProblemItem<'a>>>,
 }
@@ -159,6 +173,13 @@ impl IntoResponse for ApiError {
             response
                 .extensions_mut()
                 .insert(ErrorCause(self.to_string().into()));
+        }
+        if let ApiError::Invalid { violations, .. } = &self {
+            response
+                .extensions_mut()
+                .insert(crate::metrics::RejectedRules(
+                    violations.iter().map(|v| v.rule.code()).collect(),
+                ));
         }
         response
     }

@@ -7,10 +7,24 @@
 //! - [`store`]: the database: connection pool and the job-status repository.
 //! - [`error`]: the one error type of the HTTP boundary, rendered as problem+json.
 //! - [`observe`]: per-request span, request id and the one log line per request.
+//! - [`definitions`]: `pg-slo apply` and `pg-slo export`, SLO definitions as code.
+//! - [`demo`]: `pg-slo demo`, a simulated scheduler posting a realistic day (and history).
+//! - [`dbconn`]: the one database connection of a command-line command.
+//! - [`metrics`]: `GET /metrics`, Prometheus text.
+//! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 document generated from the code.
+//! - [`report`]: `pg-slo report`, today's SLO states as a table.
+//! - [`pg_types`]: PostgreSQL `interval` for tokio-postgres.
 
 pub mod config;
+pub mod dbconn;
+pub mod definitions;
+pub mod demo;
 pub mod error;
+pub mod metrics;
 pub mod observe;
+pub mod openapi;
+pub mod pg_types;
+pub mod report;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -7,11 +7,23 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    api::telemetry::init(cli.log_format);
+    // The server logs requests at info; the one-shot commands print their own output and log
+    // only warnings unless RUST_LOG asks for more.
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    api::telemetry::init(cli.log_format, default_level);
     match cli.command {
         Command::Serve(config) => {
             let app = Application::build(&config).await?;
             app.run_until(shutdown_signal()).await?;
+        }
+        Command::Apply(args) => api::definitions::run_apply(&args).await?,
+        Command::Export(args) => api::definitions::run_export(&args).await?,
+        Command::Report(args) => api::report::run(&args).await?,
+        Command::Demo(args) => {
+            api::demo::run(&args).await?;
         }
     }
     Ok(())

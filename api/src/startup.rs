@@ -2,6 +2,7 @@
 //! start the real application on port 0 and read back the port it bound.
 
 use crate::config::ServeConfig;
+use crate::metrics::{self, Metrics};
 use crate::observe::observe;
 use crate::routes::{health, job_status};
 use crate::store;
@@ -11,6 +12,7 @@ use axum::Router;
 use deadpool_postgres::Pool;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -19,6 +21,7 @@ use tokio::net::TcpListener;
 pub struct AppState {
     pub pool: Pool,
     pub body_limit: usize,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The routes and their middleware.
@@ -27,7 +30,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/job-status", post(job_status::post_job_status))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::get_metrics))
+        .route("/openapi.json", get(crate::openapi::get_openapi))
         .layer(DefaultBodyLimit::max(state.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(axum::middleware::from_fn(observe))
         .with_state(state)
 }
@@ -51,6 +60,7 @@ impl Application {
         let router = router(AppState {
             pool: pool.clone(),
             body_limit: config.body_limit,
+            metrics: Arc::new(Metrics::new()),
         });
         Ok(Application {
             listener,

@@ -44,9 +44,11 @@ pub fn build_pool(database_url: &str, size: usize, timeout: Duration) -> anyhow:
 }
 
 /// What a stored batch reports: rows added, and events that were already there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct InsertOutcome {
+    /// Events stored by this request.
     pub accepted: u64,
+    /// Events already stored before (a repeated delivery is a no-op).
     pub duplicates: u64,
 }
 

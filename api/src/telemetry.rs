@@ -1,12 +1,13 @@
 //! Logging set-up: `tracing` to standard error, text or JSON behind one switch.
-//! The filter comes from `RUST_LOG` (default `info`).
+//! The filter comes from `RUST_LOG` (default: the level the command asks for).
 
 use crate::config::LogFormat;
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global subscriber. Call once, at start.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder

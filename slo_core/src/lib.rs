@@ -9,9 +9,11 @@
 //! - [`calendar`]: business calendars and run-date arithmetic.
 //! - [`engine`]: the reference computation of SLO performance from definitions and events.
 //! - [`holiday`]: holiday rules as code (the Federal Reserve's, and room for more markets).
+//! - [`definitions`]: SLO definitions as code: the definitions file, its checks, its writer, the plan.
 //! - [`schedule`]: expected times in an SLO's time zone, intraday periods, definition checks.
 
 pub mod calendar;
+pub mod definitions;
 pub mod engine;
 pub mod event;
 pub mod holiday;

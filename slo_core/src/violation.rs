@@ -49,6 +49,29 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule, in declaration order.
+    pub const ALL: [Rule; 19] = [
+        Rule::NotAnObject,
+        Rule::EmptyBatch,
+        Rule::BatchTooLarge,
+        Rule::Required,
+        Rule::WrongType,
+        Rule::Empty,
+        Rule::TooLong,
+        Rule::SurroundingWhitespace,
+        Rule::ControlCharacter,
+        Rule::UnknownStatus,
+        Rule::Rfc3339WithOffset,
+        Rule::InFuture,
+        Rule::Date,
+        Rule::BusinessDateRange,
+        Rule::TimeOfDay,
+        Rule::UnknownField,
+        Rule::ServerSet,
+        Rule::UnknownApplication,
+        Rule::JobOfOtherApplication,
+    ];
+
     /// The stable code of the rule, as it appears in problem documents.
     pub fn code(self) -> &'static str {
         match self {
@@ -141,6 +164,37 @@ mod tests {
     fn pointer_escapes_field_names_per_rfc_6901() {
         let v = Violation::field(0, "a/b~c", Rule::UnknownField, "x");
         assert_eq!(v.pointer(true), "/0/a~1b~0c");
+    }
+
+    #[test]
+    fn the_list_of_all_rules_is_complete_and_their_codes_are_unique() {
+        // The match has no wildcard: a new rule fails to compile here until it is listed.
+        let position = |r: Rule| match r {
+            Rule::NotAnObject => 0,
+            Rule::EmptyBatch => 1,
+            Rule::BatchTooLarge => 2,
+            Rule::Required => 3,
+            Rule::WrongType => 4,
+            Rule::Empty => 5,
+            Rule::TooLong => 6,
+            Rule::SurroundingWhitespace => 7,
+            Rule::ControlCharacter => 8,
+            Rule::UnknownStatus => 9,
+            Rule::Rfc3339WithOffset => 10,
+            Rule::InFuture => 11,
+            Rule::Date => 12,
+            Rule::BusinessDateRange => 13,
+            Rule::TimeOfDay => 14,
+            Rule::UnknownField => 15,
+            Rule::ServerSet => 16,
+            Rule::UnknownApplication => 17,
+            Rule::JobOfOtherApplication => 18,
+        };
+        for (i, r) in Rule::ALL.iter().enumerate() {
+            assert_eq!(position(*r), i);
+        }
+        let codes: std::collections::HashSet<&str> = Rule::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(codes.len(), Rule::ALL.len());
     }
 
     #[test]

@@ -7,16 +7,43 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::Utc;
 
 /// Parses and validates the whole body (every problem listed), then stores it in one
 /// statement. Answers `201` only once the rows are committed.
+#[utoipa::path(
+    post,
+    path = "/v1/job-status",
+    tag = "job-status",
+    request_body(
+        content = crate::openapi::JobStatusBodySchema,
+        content_type = "application/json",
+        description = "One event, or an array of 1 to 1000 events stored all or nothing."
+    ),
+    responses(
+        (status = 201, description = "Stored and committed. A repeated event is counted as a duplicate and stored once.",
+         body = crate::store::InsertOutcome),
+        (status = 400, description = "The body is not well-formed JSON.",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than the limit (2 MiB by default).",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is declared as something other than JSON.",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Well-formed JSON that breaks a rule; every problem listed in `errors`. Nothing was stored.",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "An unexpected error; logged with the response's x-request-id. Nothing was stored.",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot be reached. Nothing was stored: post the same events again.",
+         body = crate::error::Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")))
+    )
+)]
 pub async fn post_job_status(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<InsertOutcome>), ApiError> {
+) -> Result<(StatusCode, Extension<InsertOutcome>, Json<InsertOutcome>), ApiError> {
     require_json(&headers)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -40,7 +67,8 @@ pub async fn post_job_status(
         duplicates = outcome.duplicates,
         "job status stored"
     );
-    Ok((StatusCode::CREATED, Json(outcome)))
+    // The outcome also travels in the response's extensions, for the metrics middleware.
+    Ok((StatusCode::CREATED, Extension(outcome), Json(outcome)))
 }
 
 /// A body declared as anything but JSON is refused; an undeclared one is read as JSON.

@@ -8,7 +8,7 @@ SET timezone = 'UTC';
 -- Fresh definitions (the earlier tests left some behind).
 TRUNCATE slo.job_status;
 DELETE FROM slo.slo_job; DELETE FROM slo.slo; DELETE FROM slo.calendar;
-\i examples/foxfire.sql
+\i pg_slo/tests/pg_regress/foxfire.sql
 
 -- ---- Holidays -------------------------------------------------------------------
 SELECT rule FROM slo.holiday_rules();

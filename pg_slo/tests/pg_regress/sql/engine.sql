@@ -9,7 +9,7 @@ TRUNCATE slo.job_status;
 DELETE FROM slo.slo_job; DELETE FROM slo.slo; DELETE FROM slo.calendar;
 SET client_min_messages = warning;
 \o /dev/null
-\i examples/foxfire.sql
+\i pg_slo/tests/pg_regress/foxfire.sql
 \o
 RESET client_min_messages;
 
