@@ -107,6 +107,11 @@ thread_local! {
     static CACHE: RefCell<Option<Rc<Definitions>>> = const { RefCell::new(None) };
 }
 
+/// The definitions as the current statement's snapshot sees them.
+pub(crate) fn current() -> Rc<Definitions> {
+    at(generation())
+}
+
 /// The definitions last loaded, unchecked (the latest when none were). The engine uses them to
 /// find which SLO days to lock, then checks them with [`latest`] once it holds the locks.
 pub(crate) fn cached() -> Rc<Definitions> {
@@ -117,9 +122,9 @@ pub(crate) fn cached() -> Rc<Definitions> {
 /// engine checks them again after waiting for its locks, as a definition change may have
 /// committed meanwhile.
 pub(crate) fn latest() -> Rc<Definitions> {
-    let snapshot = crate::direct_read::FreshSnapshot::take();
+    let snapshot = crate::direct_read::ReadSnapshot::fresh();
     let generation = crate::direct_read::definitions_generation();
-    snapshot.pop();
+    snapshot.release();
     at(generation)
 }
 

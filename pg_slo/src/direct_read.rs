@@ -7,7 +7,7 @@
 //! lookup, and a plan kept to avoid that can be misplanned for good (a seq scan costed at zero
 //! while `slo.job_status` was empty, kept while it grows).
 //!
-//! Visibility: [`FreshSnapshot`] is what a read-write SPI query sees: the command counter is
+//! Visibility: [`ReadSnapshot::fresh`] is what a read-write SPI query sees: the command counter is
 //! advanced (so the current statement's own new rows are seen) and, in READ COMMITTED, a new
 //! snapshot is taken (so every row committed before the engine's locks were granted is seen);
 //! under REPEATABLE READ it is the transaction's snapshot.
@@ -137,24 +137,49 @@ pub(crate) unsafe fn columns(
     found
 }
 
-/// The active snapshot of a read-write SPI query (see the module doc), until [`Self::pop`].
-pub(crate) struct FreshSnapshot(pg_sys::Snapshot);
+/// The snapshot the engine's reads use, until [`Self::release`].
+pub(crate) struct ReadSnapshot {
+    snapshot: pg_sys::Snapshot,
+    pushed: bool,
+}
 
-impl FreshSnapshot {
-    pub(crate) fn take() -> FreshSnapshot {
-        // SAFETY: what SPI does before a read-write query; popped by `pop` (or, on an ERROR, by
-        // the transaction's abort).
+impl ReadSnapshot {
+    /// What a read-write SPI query sees (see the module doc): pushed as the active snapshot.
+    pub(crate) fn fresh() -> ReadSnapshot {
+        // SAFETY: what SPI does before a read-write query; popped by `release` (or, on an ERROR,
+        // by the transaction's abort).
         unsafe {
             pg_sys::CommandCounterIncrement();
             pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
             pg_sys::UpdateActiveSnapshotCommandId();
-            FreshSnapshot(pg_sys::GetActiveSnapshot())
+            ReadSnapshot {
+                snapshot: pg_sys::GetActiveSnapshot(),
+                pushed: true,
+            }
         }
     }
 
-    pub(crate) fn pop(self) {
-        // SAFETY: the snapshot pushed by `take`, still on top (readers push nothing).
-        unsafe { pg_sys::PopActiveSnapshot() }
+    /// The calling statement's own snapshot (for read-only functions).
+    pub(crate) fn active() -> ReadSnapshot {
+        // SAFETY: a plain read of the active snapshot, checked for null.
+        let snapshot = unsafe { pg_sys::GetActiveSnapshot() };
+        if snapshot.is_null() {
+            raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                "pg_slo reads need an active snapshot".into(),
+            );
+        }
+        ReadSnapshot {
+            snapshot,
+            pushed: false,
+        }
+    }
+
+    pub(crate) fn release(self) {
+        if self.pushed {
+            // SAFETY: the snapshot pushed by `fresh`, still on top (readers push nothing).
+            unsafe { pg_sys::PopActiveSnapshot() }
+        }
     }
 }
 
@@ -176,7 +201,7 @@ impl TextDateScan {
         table: &'static str,
         index: &'static str,
         wanted: &'static [&'static str],
-        snapshot: &FreshSnapshot,
+        snapshot: &ReadSnapshot,
     ) -> Self {
         let heap = open(table);
         let index = open(index);
@@ -185,7 +210,7 @@ impl TextDateScan {
         unsafe {
             let cols = columns(heap, table, wanted);
             let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
-            let scan = pg_sys::index_beginscan(heap, index, snapshot.0, 3, 0);
+            let scan = pg_sys::index_beginscan(heap, index, snapshot.snapshot, 3, 0);
             TextDateScan {
                 heap,
                 index,
@@ -302,7 +327,7 @@ fn time(d: (pg_sys::Datum, bool)) -> Option<NaiveTime> {
 /// The stored events of each (job_id, first business date, last business date) range.
 pub(crate) fn events(
     keys: &[(&str, NaiveDate, NaiveDate)],
-    snapshot: &FreshSnapshot,
+    snapshot: &ReadSnapshot,
 ) -> Vec<EngineEvent> {
     let mut out = Vec::new();
     if keys.is_empty() {
@@ -343,7 +368,7 @@ pub(crate) fn events(
 /// with their tuple ids.
 pub(crate) fn performance_rows(
     keys: &[(&str, NaiveDate, NaiveDate)],
-    snapshot: &FreshSnapshot,
+    snapshot: &ReadSnapshot,
 ) -> Vec<(PerformanceRow, pg_sys::ItemPointerData)> {
     let mut out = Vec::new();
     if keys.is_empty() {

@@ -20,10 +20,11 @@
 //! May read `slo.job_status` and the definitions; writes `slo.slo_performance`, and `slo.job`
 //! through `slo.register_jobs`.
 
+use crate::alerts;
 use crate::calendar::raise;
 use crate::conv::{date_in, date_out, time_out, tstz_out};
 use crate::definitions::{self, spi_failed, Definitions};
-use crate::direct_read::{self, FreshSnapshot};
+use crate::direct_read::{self, ReadSnapshot};
 use crate::kept_plan::{self, KeptPlan};
 use crate::perf_write::{self, Write};
 use chrono::{Datelike, NaiveDate, NaiveTime};
@@ -362,7 +363,7 @@ fn refresh_batch(defs: &Definitions, batch: &[(usize, Vec<NaiveDate>)]) -> i64 {
         job_spans.into_iter().map(|(j, (a, b))| (j, a, b)).collect();
 
     // Read after the locks were granted, so every committed event is seen.
-    let snapshot = FreshSnapshot::take();
+    let snapshot = ReadSnapshot::fresh();
     let stored_events = direct_read::events(&job_spans, &snapshot);
     let stored: HashMap<(String, NaiveDate, NaiveTime), (PerformanceRow, pg_sys::ItemPointerData)> =
         direct_read::performance_rows(&slo_spans, &snapshot)
@@ -374,7 +375,7 @@ fn refresh_batch(defs: &Definitions, batch: &[(usize, Vec<NaiveDate>)]) -> i64 {
                 )
             })
             .collect();
-    snapshot.pop();
+    snapshot.release();
     let mut events: HashMap<(&str, NaiveDate), Vec<&EngineEvent>> = HashMap::new();
     for e in &stored_events {
         events
@@ -384,6 +385,7 @@ fn refresh_batch(defs: &Definitions, batch: &[(usize, Vec<NaiveDate>)]) -> i64 {
     }
 
     let mut writes: Vec<Write> = Vec::new();
+    let mut replaced: Vec<Option<&PerformanceRow>> = Vec::new();
     let mut day_events: Vec<EngineEvent> = Vec::new();
     for (i, dates) in batch {
         let slo = &defs.slos[*i];
@@ -401,19 +403,34 @@ fn refresh_batch(defs: &Definitions, batch: &[(usize, Vec<NaiveDate>)]) -> i64 {
                 let key = (row.slo_id.clone(), row.business_date, row.period_start);
                 match stored.get(&key) {
                     Some((old, _)) if *old == row => {}
-                    Some((_, tid)) => writes.push(Write {
-                        row,
-                        replaces: Some(*tid),
-                    }),
-                    None => writes.push(Write {
-                        row,
-                        replaces: None,
-                    }),
+                    Some((old, tid)) => {
+                        writes.push(Write {
+                            row,
+                            replaces: Some(*tid),
+                        });
+                        replaced.push(Some(old));
+                    }
+                    None => {
+                        writes.push(Write {
+                            row,
+                            replaces: None,
+                        });
+                        replaced.push(None);
+                    }
                 }
             }
         }
     }
-    write(writes)
+    // Instances that just got a late first start or completed: they may call for alerts.
+    let now = alerts::transaction_now();
+    let check: Vec<PerformanceRow> =
+        alerts::instances_to_check(writes.iter().map(|w| &w.row).zip(replaced), now)
+            .into_iter()
+            .cloned()
+            .collect();
+    let written = write(writes);
+    alerts::raise_for(&check.iter().collect::<Vec<_>>(), now);
+    written
 }
 
 /// Writes the changed rows, in key order (so concurrent writers take row locks in one order).

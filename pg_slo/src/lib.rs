@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod alerts;
 mod calendar;
 mod calendar_cache;
 mod conv;
@@ -71,4 +72,11 @@ extension_sql_file!(
         engine::job_status_after_insert,
         engine::refresh_slo_days
     ]
+);
+
+// Alerts: slo.alert, mutes, deliveries; raised by the engine and by slo.evaluate.
+extension_sql_file!(
+    "sql/alerts.sql",
+    name = "alerts",
+    requires = ["engine", alerts::instance_jobs]
 );

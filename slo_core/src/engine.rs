@@ -123,8 +123,12 @@ fn dedup(events: &[EngineEvent]) -> Vec<&EngineEvent> {
         .collect()
 }
 
-/// The rows of one active SLO.
-fn slo_performance(slo: &SloDef, events: &[&EngineEvent]) -> Vec<PerformanceRow> {
+/// What each job of an SLO did in each instance its events map to (rules 2 to 4), by
+/// (business date, period start), then by the job's index in `slo.jobs`.
+fn instances_of(
+    slo: &SloDef,
+    events: &[&EngineEvent],
+) -> BTreeMap<(NaiveDate, NaiveTime), BTreeMap<usize, JobInInstance>> {
     let schedule = &slo.schedule;
     let job_index: BTreeMap<&str, usize> = slo
         .jobs
@@ -182,6 +186,54 @@ fn slo_performance(slo: &SloDef, events: &[&EngineEvent]) -> Vec<PerformanceRow>
             }
         }
     }
+    instances
+}
+
+/// What one job of an SLO did in one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    pub job_id: String,
+    /// Its earliest start; `None` if it has not started.
+    pub start: Option<DateTime<Utc>>,
+    /// Its earliest success; `None` while it is incomplete.
+    pub end: Option<DateTime<Utc>>,
+    /// Its runs that reported `fail` (distinct run ids).
+    pub failed_runs: usize,
+}
+
+/// Each job of `slo` in the instance (`business_date`, `period_start`), in the order of
+/// `slo.jobs`, by the same rules as [`performance`]; a job with no event there has neither start
+/// nor end.
+pub fn instance_jobs(
+    slo: &SloDef,
+    events: &[EngineEvent],
+    business_date: NaiveDate,
+    period_start: NaiveTime,
+) -> Vec<JobOutcome> {
+    let events = dedup(events);
+    let mut instances = instances_of(slo, &events);
+    let mut jobs = instances
+        .remove(&(business_date, period_start))
+        .unwrap_or_default();
+    slo.jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| {
+            let did = jobs.remove(&i).unwrap_or_default();
+            JobOutcome {
+                job_id: j.job_id.clone(),
+                start: did.start,
+                end: did.end,
+                failed_runs: did.failed_runs.len(),
+            }
+        })
+        .collect()
+}
+
+/// The rows of one active SLO.
+fn slo_performance(slo: &SloDef, events: &[&EngineEvent]) -> Vec<PerformanceRow> {
+    let schedule = &slo.schedule;
+    let instances = instances_of(slo, events);
 
     // Rule 5.
     let offsets: Vec<(Offset, Offset, DayUnit)> = slo

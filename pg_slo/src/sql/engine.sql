@@ -158,18 +158,22 @@ AS $$
 DECLARE
   lookback interval := coalesce(nullif(current_setting('pg_slo.evaluate_lookback', true), ''), '3 days')::interval;
   reach int;
+  added int;
 BEGIN
   -- How many days after its business date an instance can start: the largest offset in days,
   -- tripled for run days over long weekends, plus a week.
   SELECT coalesce(max(greatest(extract(day FROM j.expected_start), 0)), 0)::int * 3 + 7 INTO reach
   FROM slo.slo_job j;
-  RETURN slo.materialize_due((as_of - lookback)::date - reach, as_of::date + 2, as_of, as_of - lookback);
+  added := slo.materialize_due((as_of - lookback)::date - reach, as_of::date + 2, as_of, as_of - lookback);
+  PERFORM slo.raise_due_alerts(as_of);
+  RETURN added;
 END
 $$;
 COMMENT ON FUNCTION slo.evaluate(timestamptz) IS
   'Materialises every instance whose expected start is due by as_of (looking back over the setting '
-  'pg_slo.evaluate_lookback, default 3 days), so an SLO whose jobs never started shows as late. Idempotent and '
-  'safe from several sessions at once (it only adds missing rows). Returns rows added.';
+  'pg_slo.evaluate_lookback, default 3 days), so an SLO whose jobs never started shows as late, and raises the '
+  'alerts time has brought (slo.raise_due_alerts). Idempotent and safe from several sessions at once (it only adds '
+  'missing rows and alerts not yet raised). Returns rows added.';
 
 CREATE FUNCTION slo.recompute(from_date date, to_date date) RETURNS int
 LANGUAGE plpgsql
