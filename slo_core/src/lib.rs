@@ -10,6 +10,7 @@
 //! - [`engine`]: the reference computation of SLO performance from definitions and events.
 //! - [`holiday`]: holiday rules as code (the Federal Reserve's, and room for more markets).
 //! - [`schedule`]: expected times in an SLO's time zone, intraday periods, definition checks.
+//! - [`token`]: client tokens (text form, hash, hint) and the shape of a bearer header.
 
 pub mod calendar;
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod event;
 pub mod holiday;
 pub mod ident;
 pub mod schedule;
+pub mod token;
 pub mod violation;
 
 pub use event::{
