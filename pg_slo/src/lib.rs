@@ -51,3 +51,7 @@ extension_sql_file!(
     name = "engine",
     requires = ["calendar", calendar::start_period]
 );
+
+// Who may post: clients, their applications and tokens, the authorization functions, and the
+// least-privilege roles with their grants. Last (`finalize`), so the grants cover every object.
+extension_sql_file!("sql/auth.sql", name = "auth", finalize);
