@@ -13,6 +13,7 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(&config).await?;
             app.run_until(shutdown_signal()).await?;
         }
+        Command::Token(args) => api::admin::run(args).await?,
     }
     Ok(())
 }

@@ -46,6 +46,8 @@ pub enum Rule {
     UnknownApplication,
     /// `job_id` is registered under another application.
     JobOfOtherApplication,
+    /// `app_id` names an application the posting client may not post for (a `403`, not a `422`).
+    ApplicationNotAllowed,
 }
 
 impl Rule {
@@ -71,6 +73,7 @@ impl Rule {
             Rule::ServerSet => "server_set",
             Rule::UnknownApplication => "unknown_application",
             Rule::JobOfOtherApplication => "job_of_other_application",
+            Rule::ApplicationNotAllowed => "application_not_allowed",
         }
     }
 }
@@ -149,6 +152,7 @@ mod tests {
             Rule::Required,
             Rule::Rfc3339WithOffset,
             Rule::JobOfOtherApplication,
+            Rule::ApplicationNotAllowed,
         ] {
             let json = serde_json::to_value(rule).unwrap();
             assert_eq!(json, serde_json::Value::String(rule.code().to_owned()));

@@ -1,5 +1,6 @@
 //! `POST /v1/job-status`: one event or a batch of up to 1000, all or nothing (CONTRACT section 7).
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::store::{self, InsertOutcome};
@@ -9,14 +10,21 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use chrono::Utc;
+use std::time::Instant;
 
-/// Parses and validates the whole body (every problem listed), then stores it in one
-/// statement. Answers `201` only once the rows are committed.
+/// Authenticates the caller (`401` before the body is read), applies its rate limit (`429`),
+/// parses and validates the whole body (every problem listed), then stores it in one statement
+/// that also asks the extension whether the client may post for every application of the batch
+/// (`403`, nothing stored). Answers `201` only once the rows are committed.
 pub async fn post_job_status(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<InsertOutcome>), ApiError> {
+    if let Some(limiter) = &state.rate_limiter {
+        limiter.admit(caller.rate_key(), Instant::now())?;
+    }
     require_json(&headers)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -34,7 +42,7 @@ pub async fn post_job_status(
             is_batch: rejected.is_batch,
             violations: rejected.violations,
         })?;
-    let outcome = store::insert_events(&state.pool, &batch.events, None).await?;
+    let outcome = store::insert_events(&state.pool, &batch.events, caller.client_id()).await?;
     tracing::info!(
         accepted = outcome.accepted,
         duplicates = outcome.duplicates,

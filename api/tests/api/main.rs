@@ -1,6 +1,9 @@
 //! Integration tests of the API service against the real PostgreSQL: each test has its own
 //! database with `CREATE EXTENSION pg_slo`, and the real application on a free port.
 
+mod auth;
 mod helpers;
 mod job_status;
+mod jwt;
 mod outage;
+mod roles;

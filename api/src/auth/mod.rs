@@ -1,0 +1,223 @@
+//! Authentication of `POST /v1/job-status`: who is posting (CONTRACT section 7, "Auth").
+//!
+//! A caller sends `Authorization: Bearer <token>`, with a pg_slo token (`pgslo_...`, issued by
+//! `pg-slo token issue`) or a signed JWT (when keys are configured). This module says who the
+//! client is, or answers `401`; it never decides what the client may post for. That decision is
+//! the extension's (`slo.denied_applications`, asked in the statement that inserts the batch),
+//! so the API, the ingest adapters and any later service give the same answer.
+//!
+//! May touch: the request's `Authorization` header; the database through [`repo`] only
+//! (`slo.authenticate`, `slo.record_token_use`); memory ([`cache`], [`usage`]).
+//!
+//! Costs: a pg_slo token is hashed (SHA-256) and looked up in the database once per
+//! `--auth-cache-secs` per instance; in between it costs a hash and a map look-up. Its use is
+//! reported once per `--token-use-flush-secs`, never by the request. A JWT is verified locally.
+
+pub mod cache;
+pub mod config;
+pub mod jwt;
+pub mod repo;
+pub mod usage;
+
+use crate::error::{ApiError, AuthFailure};
+use crate::startup::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderValue;
+use cache::{Cached, TokenCache, TokenIdentity};
+use chrono::Utc;
+use config::AuthConfig;
+use deadpool_postgres::Pool;
+use jwt::JwtVerifier;
+use slo_core::token::{parse_bearer, Bearer, BearerError, Token};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use usage::UsageRecorder;
+
+/// How a client proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A pg_slo token, by its id.
+    Token(i64),
+    /// A signed JWT.
+    Jwt,
+}
+
+/// The caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An authenticated client.
+    Client { client_id: Arc<str>, method: Method },
+    /// Nobody in particular: authentication is off (`--insecure-no-auth`).
+    Anonymous,
+}
+
+impl Caller {
+    /// The client id to store on the events and to authorize, when there is one.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Caller::Client { client_id, .. } => Some(client_id),
+            Caller::Anonymous => None,
+        }
+    }
+
+    /// Whose share of the rate limit a request uses: its client's, or one shared by all when
+    /// authentication is off.
+    pub fn rate_key(&self) -> &str {
+        self.client_id().unwrap_or("")
+    }
+}
+
+/// Says who a request comes from. Built once per service.
+#[derive(Debug)]
+pub struct Authenticator {
+    enabled: bool,
+    pool: Pool,
+    cache: TokenCache,
+    jwt: Option<JwtVerifier>,
+    usage: Arc<UsageRecorder>,
+}
+
+impl Authenticator {
+    /// Reads the JWT keys, if any; errors name the flag at fault.
+    pub fn from_config(config: &AuthConfig, pool: Pool) -> anyhow::Result<Authenticator> {
+        if config.insecure_no_auth && config.jwt_enabled() {
+            anyhow::bail!("--insecure-no-auth cannot be combined with JWT settings: choose one");
+        }
+        let jwt = JwtVerifier::from_config(config)?;
+        Ok(Authenticator {
+            enabled: !config.insecure_no_auth,
+            pool,
+            cache: TokenCache::new(Duration::from_secs(config.auth_cache_secs)),
+            jwt,
+            usage: Arc::new(UsageRecorder::default()),
+        })
+    }
+
+    /// Whether requests must authenticate.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Whether signed JWTs are accepted.
+    pub fn accepts_jwt(&self) -> bool {
+        self.jwt.is_some()
+    }
+
+    /// The recorder of token use, for the task that reports it.
+    pub fn usage(&self) -> Arc<UsageRecorder> {
+        self.usage.clone()
+    }
+
+    /// The caller of a request with this `Authorization` header, or `401`.
+    pub async fn authenticate(&self, header: Option<&HeaderValue>) -> Result<Caller, ApiError> {
+        if !self.enabled {
+            return Ok(Caller::Anonymous);
+        }
+        let result = self.identify(header).await;
+        match &result {
+            Ok(Caller::Client { client_id, method }) => {
+                tracing::Span::current().record("client_id", &**client_id);
+                if let Method::Token(token_id) = method {
+                    self.usage.record(*token_id, Utc::now());
+                }
+            }
+            Ok(Caller::Anonymous) => {}
+            Err(ApiError::Unauthenticated(failure)) => {
+                tracing::warn!(reason = %failure, "authentication failed");
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn identify(&self, header: Option<&HeaderValue>) -> Result<Caller, ApiError> {
+        let text = match header {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .map_err(|_| ApiError::Unauthenticated(AuthFailure::NotBearer))?,
+            ),
+        };
+        let bearer = parse_bearer(text).map_err(|e| {
+            ApiError::Unauthenticated(match e {
+                BearerError::Missing => AuthFailure::Missing,
+                BearerError::NotBearer => AuthFailure::NotBearer,
+                BearerError::UnknownShape => AuthFailure::UnknownShape,
+            })
+        })?;
+        match bearer {
+            Bearer::Token(text) => {
+                let token = Token::parse(text)
+                    .map_err(|_| ApiError::Unauthenticated(AuthFailure::InvalidToken))?;
+                let identity = self.token_identity(&token).await?;
+                Ok(Caller::Client {
+                    client_id: identity.client_id,
+                    method: Method::Token(identity.token_id),
+                })
+            }
+            Bearer::Jwt(text) => {
+                let verifier = self
+                    .jwt
+                    .as_ref()
+                    .ok_or(ApiError::Unauthenticated(AuthFailure::JwtNotAccepted))?;
+                let client_id = verifier.verify(text).map_err(|rejection| {
+                    ApiError::Unauthenticated(AuthFailure::Jwt(rejection.to_string()))
+                })?;
+                Ok(Caller::Client {
+                    client_id: client_id.as_str().into(),
+                    method: Method::Jwt,
+                })
+            }
+        }
+    }
+
+    /// Who a pg_slo token is: from the cache, or from the database (and then cached).
+    async fn token_identity(&self, token: &Token) -> Result<TokenIdentity, ApiError> {
+        let hash = token.hash();
+        match self.cache.get(&hash, Instant::now()) {
+            Cached::Valid(identity) => return Ok(identity),
+            Cached::Invalid => return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken)),
+            Cached::Miss => {}
+        }
+        let answer = repo::authenticate(&self.pool, &hash).await?;
+        let (now, now_utc) = (Instant::now(), Utc::now());
+        match answer {
+            Some(found) => {
+                let identity = TokenIdentity {
+                    client_id: found.client_id.into(),
+                    token_id: found.token_id,
+                };
+                self.cache.put(
+                    hash,
+                    Some((identity.clone(), found.expires_at)),
+                    now,
+                    now_utc,
+                );
+                Ok(identity)
+            }
+            None => {
+                tracing::info!(
+                    token = token.hint(),
+                    "a pg_slo token that is not valid was presented"
+                );
+                self.cache.put(hash, None, now, now_utc);
+                Err(ApiError::Unauthenticated(AuthFailure::InvalidToken))
+            }
+        }
+    }
+}
+
+/// The caller of a request, as an extractor: a handler that takes a `Caller` answers `401`
+/// before it reads the body when the request does not authenticate.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state
+            .auth
+            .authenticate(parts.headers.get(AUTHORIZATION))
+            .await
+    }
+}
