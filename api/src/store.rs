@@ -51,8 +51,7 @@ pub struct InsertOutcome {
 }
 
 /// Inserts the batch in one statement, or nothing when the client may not post for one of the
-/// batch's applications (asked of the extension, `slo.denied_applications`, in the same
-/// statement, so a grant removed before it runs is honoured), or when any event names an unknown
+/// batch's applications (when asked: `slo.denied_applications`, in the same statement), or when any event names an unknown
 /// application or a job of another application (checked here because `ON CONFLICT` skips the
 /// foreign keys for a repeated event; the keys and the trigger remain the backstop for races).
 /// Rows are sorted by the event key so that concurrent batches take their index locks in the
@@ -85,19 +84,34 @@ SELECT (SELECT count(*) FROM ins), EXISTS (SELECT 1 FROM refused), (SELECT apps 
     };
 }
 
-/// The insert for an authenticated client ($9): nothing is stored when it is denied an application.
+/// The insert that asks the extension whether client $9 may post for the batch's applications:
+/// nothing is stored when it is denied one.
 const INSERT_EVENTS_AUTHORIZED: &str =
-    insert_events!("slo.denied_applications($9, ARRAY(SELECT DISTINCT e.app_id FROM e))");
-/// The insert when authentication is off (`--insecure-no-auth`): $9 is NULL.
+    insert_events!("ARRAY(SELECT d.app_id FROM slo.denied_applications($9, ARRAY(SELECT DISTINCT e.app_id FROM e)) AS d(app_id) ORDER BY 1)");
+/// The insert when the extension need not be asked: authentication is off (`--insecure-no-auth`,
+/// $9 is NULL), or it said within the cache bound that client $9 may post for every application
+/// of the batch.
 const INSERT_EVENTS_UNCHECKED: &str = insert_events!("'{}'::text[]");
 
-/// Stores a validated batch for `client_id` (`None`: authentication is off); returns how many
-/// rows were new. `403` when the client may not post for one of the batch's applications.
+/// Who posts a batch, and whether the extension must be asked about its applications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poster<'a> {
+    /// Authentication is off: no client, nothing to ask.
+    Anonymous,
+    /// The extension said, within the cache bound, that this client may post for every
+    /// application of the batch.
+    Allowed(&'a str),
+    /// Ask the extension, in the inserting statement, whether this client may post the batch.
+    Check(&'a str),
+}
+
+/// Stores a validated batch for its poster; returns how many rows were new. `403` when the
+/// extension says the client may not post for one of the batch's applications.
 #[instrument(skip_all, fields(events = events.len()))]
 pub async fn insert_events(
     pool: &Pool,
     events: &[JobStatusEvent],
-    client_id: Option<&str>,
+    poster: Poster<'_>,
 ) -> Result<InsertOutcome, ApiError> {
     let client = pool.get().await.map_err(pool_error)?;
     let n = events.len();
@@ -119,10 +133,10 @@ pub async fn insert_events(
         host_id.push(e.host_id().as_str());
         period_start.push(e.period_start());
     }
-    let sql = if client_id.is_some() {
-        INSERT_EVENTS_AUTHORIZED
-    } else {
-        INSERT_EVENTS_UNCHECKED
+    let (sql, client_id) = match poster {
+        Poster::Anonymous => (INSERT_EVENTS_UNCHECKED, None),
+        Poster::Allowed(client_id) => (INSERT_EVENTS_UNCHECKED, Some(client_id)),
+        Poster::Check(client_id) => (INSERT_EVENTS_AUTHORIZED, Some(client_id)),
     };
     let statement = client.prepare_cached(sql).await.map_err(db_error)?;
     let result = client

@@ -2,16 +2,22 @@
 //!
 //! A caller sends `Authorization: Bearer <token>`, with a pg_slo token (`pgslo_...`, issued by
 //! `pg-slo token issue`) or a signed JWT (when keys are configured). This module says who the
-//! client is, or answers `401`; it never decides what the client may post for. That decision is
-//! the extension's (`slo.denied_applications`, asked in the statement that inserts the batch),
-//! so the API, the ingest adapters and any later service give the same answer.
+//! client is, or answers `401`, and carries the extension's recent answer to what the client may
+//! post for (`slo.allowed_applications`). It never decides that itself: a batch whose
+//! applications are all in that answer is stored; any other batch is checked by the extension
+//! (`slo.denied_applications`) in the statement that inserts it, which refuses it or stores it.
+//! So the API, the ingest adapters and any later service give the same answer, and the only
+//! difference caching makes is how late a revocation is seen (at most `--auth-cache-secs`).
 //!
 //! May touch: the request's `Authorization` header; the database through [`repo`] only
-//! (`slo.authenticate`, `slo.record_token_use`); memory ([`cache`], [`usage`]).
+//! (`slo.authenticate`, `slo.allowed_applications`, `slo.record_token_use`); memory ([`cache`],
+//! [`usage`]).
 //!
 //! Costs: a pg_slo token is hashed (SHA-256) and looked up in the database once per
-//! `--auth-cache-secs` per instance; in between it costs a hash and a map look-up. Its use is
-//! reported once per `--token-use-flush-secs`, never by the request. A JWT is verified locally.
+//! `--auth-cache-secs` per instance; in between it costs a hash and a map look-up. A JWT is
+//! verified locally on every request, and its client's applications are looked up once per
+//! `--auth-cache-secs`. Token use is reported once per `--token-use-flush-secs`, never by the
+//! request.
 
 pub mod cache;
 pub mod config;
@@ -25,7 +31,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
-use cache::{Cached, TokenCache, TokenIdentity};
+use cache::{time_left, Allowed, TokenIdentity, TtlCache};
 use chrono::Utc;
 use config::AuthConfig;
 use deadpool_postgres::Pool;
@@ -47,8 +53,13 @@ pub enum Method {
 /// The caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    /// An authenticated client.
-    Client { client_id: Arc<str>, method: Method },
+    /// An authenticated client, with the applications the extension said (at most
+    /// `--auth-cache-secs` ago) that it may post for.
+    Client {
+        client_id: Arc<str>,
+        method: Method,
+        allowed: Allowed,
+    },
     /// Nobody in particular: authentication is off (`--insecure-no-auth`).
     Anonymous,
 }
@@ -67,6 +78,15 @@ impl Caller {
     pub fn rate_key(&self) -> &str {
         self.client_id().unwrap_or("")
     }
+
+    /// Whether the extension said, recently, that the client may post for every one of
+    /// `app_ids`. When it did not, the insert asks the extension again, in its own statement.
+    pub fn recently_allowed<'a>(&self, mut app_ids: impl Iterator<Item = &'a str>) -> bool {
+        match self {
+            Caller::Client { allowed, .. } => app_ids.all(|a| allowed.contains(a)),
+            Caller::Anonymous => true,
+        }
+    }
 }
 
 /// Says who a request comes from. Built once per service.
@@ -74,7 +94,10 @@ impl Caller {
 pub struct Authenticator {
     enabled: bool,
     pool: Pool,
-    cache: TokenCache,
+    /// Token hash → who it is (`None`: not valid).
+    tokens: TtlCache<[u8; 32], Option<TokenIdentity>>,
+    /// Client id (authenticated by a JWT) → what it may post for.
+    grants: TtlCache<Arc<str>, Allowed>,
     jwt: Option<JwtVerifier>,
     usage: Arc<UsageRecorder>,
 }
@@ -86,10 +109,12 @@ impl Authenticator {
             anyhow::bail!("--insecure-no-auth cannot be combined with JWT settings: choose one");
         }
         let jwt = JwtVerifier::from_config(config)?;
+        let ttl = Duration::from_secs(config.auth_cache_secs);
         Ok(Authenticator {
             enabled: !config.insecure_no_auth,
             pool,
-            cache: TokenCache::new(Duration::from_secs(config.auth_cache_secs)),
+            tokens: TtlCache::new(ttl),
+            grants: TtlCache::new(ttl),
             jwt,
             usage: Arc::new(UsageRecorder::default()),
         })
@@ -117,7 +142,9 @@ impl Authenticator {
         }
         let result = self.identify(header).await;
         match &result {
-            Ok(Caller::Client { client_id, method }) => {
+            Ok(Caller::Client {
+                client_id, method, ..
+            }) => {
                 tracing::Span::current().record("client_id", &**client_id);
                 if let Method::Token(token_id) = method {
                     self.usage.record(*token_id, Utc::now());
@@ -155,6 +182,7 @@ impl Authenticator {
                 Ok(Caller::Client {
                     client_id: identity.client_id,
                     method: Method::Token(identity.token_id),
+                    allowed: identity.allowed,
                 })
             }
             Bearer::Jwt(text) => {
@@ -165,9 +193,12 @@ impl Authenticator {
                 let client_id = verifier.verify(text).map_err(|rejection| {
                     ApiError::Unauthenticated(AuthFailure::Jwt(rejection.to_string()))
                 })?;
+                let client_id: Arc<str> = client_id.as_str().into();
+                let allowed = self.client_grants(&client_id).await?;
                 Ok(Caller::Client {
-                    client_id: client_id.as_str().into(),
+                    client_id,
                     method: Method::Jwt,
+                    allowed,
                 })
             }
         }
@@ -176,10 +207,10 @@ impl Authenticator {
     /// Who a pg_slo token is: from the cache, or from the database (and then cached).
     async fn token_identity(&self, token: &Token) -> Result<TokenIdentity, ApiError> {
         let hash = token.hash();
-        match self.cache.get(&hash, Instant::now()) {
-            Cached::Valid(identity) => return Ok(identity),
-            Cached::Invalid => return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken)),
-            Cached::Miss => {}
+        match self.tokens.get(&hash, Instant::now()) {
+            Some(Some(identity)) => return Ok(identity),
+            Some(None) => return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken)),
+            None => {}
         }
         let answer = repo::authenticate(&self.pool, &hash).await?;
         let (now, now_utc) = (Instant::now(), Utc::now());
@@ -188,13 +219,10 @@ impl Authenticator {
                 let identity = TokenIdentity {
                     client_id: found.client_id.into(),
                     token_id: found.token_id,
+                    allowed: Arc::new(found.allowed.into_iter().collect()),
                 };
-                self.cache.put(
-                    hash,
-                    Some((identity.clone(), found.expires_at)),
-                    now,
-                    now_utc,
-                );
+                let left = time_left(found.expires_at, now_utc);
+                self.tokens.put(hash, Some(identity.clone()), now, left);
                 Ok(identity)
             }
             None => {
@@ -202,10 +230,26 @@ impl Authenticator {
                     token = token.hint(),
                     "a pg_slo token that is not valid was presented"
                 );
-                self.cache.put(hash, None, now, now_utc);
+                self.tokens.put(hash, None, now, None);
                 Err(ApiError::Unauthenticated(AuthFailure::InvalidToken))
             }
         }
+    }
+
+    /// What a client authenticated by a JWT may post for: from the cache, or from the database.
+    async fn client_grants(&self, client_id: &Arc<str>) -> Result<Allowed, ApiError> {
+        if let Some(allowed) = self.grants.get(client_id, Instant::now()) {
+            return Ok(allowed);
+        }
+        let allowed: Allowed = Arc::new(
+            repo::allowed_applications(&self.pool, client_id)
+                .await?
+                .into_iter()
+                .collect(),
+        );
+        self.grants
+            .put(client_id.clone(), allowed.clone(), Instant::now(), None);
+        Ok(allowed)
     }
 }
 
@@ -219,5 +263,30 @@ impl FromRequestParts<AppState> for Caller {
             .auth
             .authenticate(parts.headers.get(AUTHORIZATION))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(apps: &[&str]) -> Caller {
+        Caller::Client {
+            client_id: "sched".into(),
+            method: Method::Jwt,
+            allowed: Arc::new(apps.iter().map(|a| a.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_recently_allowed_only_when_every_application_was_allowed() {
+        let c = client(&["overdrafts", "deposits"]);
+        assert!(c.recently_allowed(["overdrafts", "deposits", "overdrafts"].into_iter()));
+        assert!(!c.recently_allowed(["overdrafts", "payments"].into_iter()));
+        assert!(!client(&[]).recently_allowed(["overdrafts"].into_iter()));
+        assert!(Caller::Anonymous.recently_allowed(["anything"].into_iter()));
+        assert_eq!(Caller::Anonymous.client_id(), None);
+        assert_eq!(Caller::Anonymous.rate_key(), "");
+        assert_eq!(c.rate_key(), "sched");
     }
 }

@@ -3,7 +3,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::{self, InsertOutcome};
+use crate::store::{self, InsertOutcome, Poster};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -13,9 +13,10 @@ use chrono::Utc;
 use std::time::Instant;
 
 /// Authenticates the caller (`401` before the body is read), applies its rate limit (`429`),
-/// parses and validates the whole body (every problem listed), then stores it in one statement
-/// that also asks the extension whether the client may post for every application of the batch
-/// (`403`, nothing stored). Answers `201` only once the rows are committed.
+/// parses and validates the whole body (every problem listed), then stores it in one statement.
+/// Unless the extension said, within the cache bound, that the client may post for every
+/// application of the batch, that statement asks it again (`403`, nothing stored). Answers
+/// `201` only once the rows are committed.
 pub async fn post_job_status(
     State(state): State<AppState>,
     caller: Caller,
@@ -42,7 +43,16 @@ pub async fn post_job_status(
             is_batch: rejected.is_batch,
             violations: rejected.violations,
         })?;
-    let outcome = store::insert_events(&state.pool, &batch.events, caller.client_id()).await?;
+    let poster = match caller.client_id() {
+        None => Poster::Anonymous,
+        Some(client_id)
+            if caller.recently_allowed(batch.events.iter().map(|e| e.app_id().as_str())) =>
+        {
+            Poster::Allowed(client_id)
+        }
+        Some(client_id) => Poster::Check(client_id),
+    };
+    let outcome = store::insert_events(&state.pool, &batch.events, poster).await?;
     tracing::info!(
         accepted = outcome.accepted,
         duplicates = outcome.duplicates,

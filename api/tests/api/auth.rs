@@ -194,9 +194,9 @@ async fn an_unknown_application_is_still_a_422_for_an_authenticated_client() {
 }
 
 #[tokio::test]
-async fn a_grant_removed_takes_effect_on_the_next_request() {
+async fn a_grant_removed_is_honoured_once_the_cache_bound_has_passed() {
     let db = TestDb::new().await;
-    let app = TestApp::spawn(&db).await;
+    let app = TestApp::spawn_with(&db, |c| c.auth.auth_cache_secs = 1).await;
     assert_eq!(app.post(&event()).await.status, 201);
     db.client()
         .await
@@ -205,13 +205,32 @@ async fn a_grant_removed_takes_effect_on_the_next_request() {
         ))
         .await
         .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let reply = app.post(&event_with("run_id", json!("run-2"))).await;
-    assert_eq!(
-        reply.status, 403,
-        "the token is cached, the grant is not: {}",
-        reply.body
-    );
+    assert_eq!(reply.status, 403, "{}", reply.body);
     assert_eq!(db.events().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_grant_added_is_honoured_on_the_next_request() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn_with(&db, |c| c.auth.auth_cache_secs = 300).await;
+    let token = db.issue_token("overdrafts-first", &["overdrafts"]).await;
+    assert_eq!(app.post_with_token(&token, &event()).await.status, 201);
+    let mut deposit = event_with("app_id", json!("deposits"));
+    deposit["job_id"] = json!("dep-summary");
+    assert_eq!(app.post_with_token(&token, &deposit).await.status, 403);
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO slo.client_application (client_id, app_id) VALUES ('overdrafts-first', 'deposits')",
+        )
+        .await
+        .unwrap();
+    // Not in the cached answer, so the extension is asked again, in the inserting statement.
+    let reply = app.post_with_token(&token, &deposit).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(db.events().await.len(), 2);
 }
 
 #[tokio::test]
@@ -392,4 +411,48 @@ async fn a_request_that_outlasts_the_time_limit_is_a_503_problem_with_retry_afte
     assert_eq!(reply.body["type"], "urn:pg-slo:problem:request-timeout");
     assert_eq!(reply.headers["retry-after"], "5");
     tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_both_refuse_a_revoked_token_within_the_bound_and_both_report_use(
+) {
+    let db = TestDb::new().await;
+    let token = db.issue_token("sched-east", &["overdrafts"]).await;
+    let spawn = || {
+        TestApp::spawn_at(db.url(), Some(token.clone()), |c| {
+            c.auth.auth_cache_secs = 1;
+            c.auth.token_use_flush_secs = 1;
+        })
+    };
+    let (a, b) = (spawn().await, spawn().await);
+    assert_eq!(a.post(&event()).await.status, 201);
+    assert_eq!(
+        b.post(&event_with("run_id", json!("run-2"))).await.status,
+        201
+    );
+    let used = || async {
+        db.client()
+            .await
+            .query_one(
+                "SELECT last_used_at IS NOT NULL AND last_used_at <= now() FROM slo.client_token",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, bool>(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !used().await {
+        assert!(Instant::now() < deadline, "token use not reported");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    db.client()
+        .await
+        .batch_execute("SELECT slo.revoke_client_tokens('sched-east')")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_401(&a.post(&event_with("run_id", json!("run-3"))).await);
+    assert_401(&b.post(&event_with("run_id", json!("run-4"))).await);
+    assert_eq!(db.events().await.len(), 2);
 }

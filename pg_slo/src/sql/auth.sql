@@ -3,8 +3,9 @@
 --
 --   1. Clients, the applications each may post for, and their bearer tokens,
 --      stored only as SHA-256 hashes (slo_core::token hashes the same way).
---   2. The one authorization decision (slo.may_post), and the functions every
---      writer asks: slo.authenticate, slo.denied_applications, slo.authorize.
+--   2. The one authorization rule (slo.allowed_applications), and the functions
+--      every writer asks: slo.authenticate, slo.may_post, slo.denied_applications,
+--      slo.authorize.
 --      The API, the ingest adapters and any later service ask these, so they
 --      all get the same answer.
 --   3. Token administration: slo.issue_token, slo.revoke_token,
@@ -90,16 +91,29 @@ COMMENT ON FUNCTION slo.token_hash(text) IS
   'The SHA-256 of a token''s text, as stored in slo.client_token.token_hash. Services hash the bearer token '
   'they receive with this rule (or its equal in slo_core) and never send the token itself to the database.';
 
-CREATE FUNCTION slo.may_post(client_id text, app_id text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-RETURN EXISTS (
-  SELECT 1
+-- The rule, in one place. A plain SQL set-returning function: PostgreSQL inlines it (and the
+-- functions below built on it) into the statement that calls it, so asking costs no function call.
+CREATE FUNCTION slo.allowed_applications(client_id text) RETURNS SETOF text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT g.app_id
   FROM slo.client_application g
   JOIN slo.client c ON c.client_id = g.client_id
-  WHERE g.client_id = may_post.client_id AND g.app_id = may_post.app_id AND c.active);
+  WHERE g.client_id = allowed_applications.client_id AND c.active
+$$;
+COMMENT ON FUNCTION slo.allowed_applications(text) IS
+  'The authorization rule, in one place: the applications a client may post events for, which are those '
+  'granted to it in slo.client_application while it is active (none for an unknown or disabled client, or NULL). '
+  'Every other check (slo.may_post, slo.denied_applications, slo.authorize) is built on this one.';
+
+CREATE FUNCTION slo.may_post(client_id text, app_id text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT EXISTS (SELECT 1 FROM slo.allowed_applications(may_post.client_id) AS a(app_id)
+                 WHERE a.app_id = may_post.app_id)
+$$;
 COMMENT ON FUNCTION slo.may_post(text, text) IS
-  'The authorization rule, in one place: a client may post events of an application when it is active and '
-  'the application is granted to it in slo.client_application. Every other check is built on this one.';
+  'Whether the client may post events of the application (slo.allowed_applications).';
 
 CREATE FUNCTION slo.authenticate(token_hash bytea)
 RETURNS TABLE (client_id text, token_id bigint, expires_at timestamptz)
@@ -115,20 +129,23 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION slo.authenticate(bytea) IS
   'Who a token is: one row (client, token id, expiry) when the token with this hash is valid (not revoked, '
-  'not expired, its client active); no row otherwise. A service may cache the answer briefly, never past expires_at.';
+  'not expired, its client active); no row otherwise. A service may cache the answer for a bound it documents '
+  '(the API: --auth-cache-secs), never past expires_at.';
 
-CREATE FUNCTION slo.denied_applications(client_id text, app_ids text[]) RETURNS text[]
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-RETURN (
-  SELECT coalesce(array_agg(a.app_id ORDER BY a.app_id), '{}')
+CREATE FUNCTION slo.denied_applications(client_id text, app_ids text[]) RETURNS SETOF text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT a.app_id
   FROM slo.application a
   WHERE a.app_id = ANY (denied_applications.app_ids)
-    AND (denied_applications.client_id IS NULL
-         OR NOT slo.may_post(denied_applications.client_id, a.app_id)));
+    AND NOT EXISTS (SELECT 1 FROM slo.allowed_applications(denied_applications.client_id) AS g(app_id)
+                    WHERE g.app_id = a.app_id)
+  ORDER BY a.app_id
+$$;
 COMMENT ON FUNCTION slo.denied_applications(text, text[]) IS
-  'The known applications among app_ids that the client may not post for (slo.may_post), sorted; empty when it '
-  'may post for all of them. Ids that name no application are not listed: the event''s own checks refuse them. '
-  'Writers call it in the statement that inserts a batch, and store nothing when it is not empty.';
+  'The known applications among app_ids that the client may not post for (slo.allowed_applications), sorted; '
+  'no row when it may post for all of them. Ids that name no application are not listed: the event''s own '
+  'checks refuse them. Writers ask it in the statement that inserts a batch, and store nothing when it has rows.';
 
 CREATE FUNCTION slo.authorize(token_hash bytea, app_id text) RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -214,7 +231,7 @@ END
 $$;
 COMMENT ON FUNCTION slo.revoke_token(bigint) IS
   'Revokes a token; returns when it was revoked (the earlier time if it already was). Services that cache '
-  'tokens refuse it within their cache bound (the API: --auth-cache-secs, default 10 seconds).';
+  'answers refuse it within their cache bound (the API: --auth-cache-secs, default 10 seconds).';
 
 CREATE FUNCTION slo.revoke_client_tokens(client_id text) RETURNS int
 LANGUAGE plpgsql
@@ -346,8 +363,8 @@ GRANT USAGE ON SCHEMA slo TO slo_api, slo_reader, slo_admin;
 
 -- Nothing of auth is callable by PUBLIC except the hash rule.
 REVOKE EXECUTE ON FUNCTION
-  slo.may_post(text, text), slo.authenticate(bytea), slo.denied_applications(text, text[]),
-  slo.authorize(bytea, text), slo.record_token_use(bigint[], timestamptz[]),
+  slo.allowed_applications(text), slo.may_post(text, text), slo.authenticate(bytea),
+  slo.denied_applications(text, text[]), slo.authorize(bytea, text), slo.record_token_use(bigint[], timestamptz[]),
   slo.issue_token(text, text[], bytea, text, timestamptz, text), slo.revoke_token(bigint),
   slo.revoke_client_tokens(text), slo.token_list(text)
 FROM PUBLIC;
@@ -358,9 +375,12 @@ GRANT SELECT ON slo.application, slo.job, slo.holiday, slo.calendar, slo.calenda
 GRANT INSERT ON slo.job_status TO slo_api;
 -- ON CONFLICT ON CONSTRAINT job_status_event_key needs to read the key's columns (and only those).
 GRANT SELECT (job_id, business_date, run_id, status, status_time) ON slo.job_status TO slo_api;
+-- The authorization functions are inlined into the caller's statement, so the caller reads the
+-- clients and their grants itself (never the tokens).
+GRANT SELECT ON slo.client, slo.client_application TO slo_api;
 GRANT EXECUTE ON FUNCTION
-  slo.may_post(text, text), slo.authenticate(bytea), slo.denied_applications(text, text[]),
-  slo.authorize(bytea, text), slo.record_token_use(bigint[], timestamptz[])
+  slo.allowed_applications(text), slo.may_post(text, text), slo.authenticate(bytea),
+  slo.denied_applications(text, text[]), slo.authorize(bytea, text), slo.record_token_use(bigint[], timestamptz[])
 TO slo_api;
 
 -- BI readers: every view of the schema, nothing else.
@@ -384,7 +404,7 @@ REVOKE INSERT, UPDATE, DELETE ON slo.job_status FROM slo_admin;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA slo TO slo_admin;
 REVOKE USAGE ON SEQUENCE slo.job_status_status_id_seq FROM slo_admin;
 GRANT EXECUTE ON FUNCTION
-  slo.may_post(text, text), slo.authenticate(bytea), slo.denied_applications(text, text[]),
-  slo.authorize(bytea, text), slo.issue_token(text, text[], bytea, text, timestamptz, text),
+  slo.allowed_applications(text), slo.may_post(text, text), slo.authenticate(bytea),
+  slo.denied_applications(text, text[]), slo.authorize(bytea, text), slo.issue_token(text, text[], bytea, text, timestamptz, text),
   slo.revoke_token(bigint), slo.revoke_client_tokens(text), slo.token_list(text)
 TO slo_admin;

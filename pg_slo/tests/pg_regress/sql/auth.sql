@@ -37,13 +37,29 @@ SELECT slo.authorize(slo.token_hash(:tok_a), 'overdrafts') AS may_post_overdraft
        slo.authorize(slo.token_hash(:tok_c), 'overdrafts') AS unknown_token;
 INSERT INTO slo.application (app_id, name) VALUES ('payments', 'Payments');
 -- Known applications the client may not post for, sorted; unknown ids are left to the event checks.
-SELECT slo.denied_applications('sched-east', '{payments,overdrafts,no-such-app,deposits}') AS denied,
-       slo.denied_applications('nobody', '{overdrafts}') AS unknown_client,
-       slo.denied_applications(NULL, '{overdrafts}') AS no_client;
+SELECT ARRAY(SELECT slo.denied_applications('sched-east', '{payments,overdrafts,no-such-app,deposits}')) AS denied,
+       ARRAY(SELECT slo.denied_applications('nobody', '{overdrafts}')) AS unknown_client,
+       ARRAY(SELECT slo.denied_applications(NULL, '{overdrafts}')) AS no_client,
+       slo.may_post('sched-east', 'overdrafts') AS may_post_overdrafts,
+       slo.may_post('sched-east', 'payments') AS may_post_payments;
+SELECT * FROM slo.allowed_applications('sched-east') ORDER BY 1;
+-- The rule is inlined into the asking statement: no function call at run time.
+CREATE FUNCTION pg_temp.plan_calls_a_function(q text) RETURNS boolean LANGUAGE plpgsql AS $f$
+DECLARE
+  line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+    IF line LIKE '%Function Scan%' THEN RETURN true; END IF;
+  END LOOP;
+  RETURN false;
+END
+$f$;
+SELECT pg_temp.plan_calls_a_function(
+  $q$SELECT ARRAY(SELECT * FROM slo.denied_applications('sched-east', '{payments,overdrafts}'))$q$) AS function_called;
 -- A disabled client is refused, its tokens with it; enabling it again restores them.
 UPDATE slo.client SET active = false WHERE client_id = 'sched-east';
 SELECT count(*) AS rows_while_disabled FROM slo.authenticate(slo.token_hash(:tok_a));
-SELECT slo.denied_applications('sched-east', '{overdrafts}') AS denied_while_disabled;
+SELECT ARRAY(SELECT slo.denied_applications('sched-east', '{overdrafts}')) AS denied_while_disabled;
 UPDATE slo.client SET active = true WHERE client_id = 'sched-east';
 -- An expired token is refused.
 UPDATE slo.client_token SET created_at = now() - interval '2 days', expires_at = now() - interval '1 day'
@@ -80,7 +96,9 @@ WITH ins AS (
   ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING RETURNING 1)
 SELECT count(*) AS api_inserted FROM ins;
 SELECT count(*) FROM slo.application;
+SELECT * FROM slo.denied_applications('sched-east', '{overdrafts,payments}') AS api_asks_denied;
 INSERT INTO slo.application (app_id, name) VALUES ('x', 'X');
+INSERT INTO slo.client (client_id) VALUES ('x');
 UPDATE slo.slo SET active = false;
 DELETE FROM slo.slo_job;
 UPDATE slo.slo_performance SET actual_end = now();
@@ -104,6 +122,7 @@ SELECT count(*) FROM slo.slo_performance;
 SELECT count(*) FROM slo.job_status;
 SELECT count(*) FROM slo.client;
 SELECT slo.authorize(slo.token_hash(:tok_a), 'overdrafts');
+SELECT * FROM slo.denied_applications('sched-east', '{overdrafts}');
 RESET ROLE;
 
 -- Administrators: definitions, clients and tokens; never events.
