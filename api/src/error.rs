@@ -77,6 +77,20 @@ pub enum AuthFailure {
     Jwt(String),
 }
 
+impl AuthFailure {
+    /// A stable word for logs and dashboards.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "missing",
+            AuthFailure::NotBearer => "not_bearer",
+            AuthFailure::UnknownShape => "unknown_shape",
+            AuthFailure::InvalidToken => "invalid_token",
+            AuthFailure::JwtNotAccepted => "jwt_not_accepted",
+            AuthFailure::Jwt(_) => "jwt_refused",
+        }
+    }
+}
+
 /// The cause of a 5xx, for the request middleware to log once.
 #[derive(Debug, Clone)]
 pub struct ErrorCause(pub Arc<str>);

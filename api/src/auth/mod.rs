@@ -152,7 +152,7 @@ impl Authenticator {
             }
             Ok(Caller::Anonymous) => {}
             Err(ApiError::Unauthenticated(failure)) => {
-                tracing::warn!(reason = %failure, "authentication failed");
+                tracing::warn!(reason = failure.code(), detail = %failure, "authentication failed");
             }
             Err(_) => {}
         }
