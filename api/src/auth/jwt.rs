@@ -6,12 +6,14 @@
 //! signed with an accepted algorithm by a configured key, name the configured audience (and
 //! issuer, when one is configured), carry `exp` and not be expired (nor before its `nbf`),
 //! allowing the configured clock skew. Unsigned tokens (`alg: none`) and every other algorithm
-//! are refused. A JWT only says who the client is: what it may post for is decided by the
+//! are refused. The caller may keep a verified token's answer until its `exp` at the latest
+//! (nothing else can make a verified signature invalid). A JWT only says who the client is: what it may post for is decided by the
 //! extension from `slo.client_application`, as for pg_slo tokens.
 
 use super::config::AuthConfig;
 use anyhow::{bail, Context};
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
@@ -50,6 +52,15 @@ pub enum JwtRejection {
     ClientClaim { claim: String, reason: String },
     #[error("it is malformed")]
     Malformed,
+}
+
+/// What a verified JWT says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedJwt {
+    /// The client id, from the configured claim.
+    pub client_id: Identifier,
+    /// Its `exp`.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A configured RS256 key, with the key id it answers to (`None`: a PEM key, which has none).
@@ -135,8 +146,8 @@ impl JwtVerifier {
         }))
     }
 
-    /// Verifies `token` and returns the client id of its configured claim.
-    pub fn verify(&self, token: &str) -> Result<Identifier, JwtRejection> {
+    /// Verifies `token` and returns the client id of its configured claim, and its expiry.
+    pub fn verify(&self, token: &str) -> Result<VerifiedJwt, JwtRejection> {
         let header = read_header(token)?;
         let alg = header
             .get("alg")
@@ -173,9 +184,22 @@ impl JwtVerifier {
             claim: self.client_claim.clone(),
             reason: "not a string".into(),
         })?;
-        Identifier::parse(text).map_err(|(_, reason)| JwtRejection::ClientClaim {
-            claim: self.client_claim.clone(),
-            reason,
+        let client_id =
+            Identifier::parse(text).map_err(|(_, reason)| JwtRejection::ClientClaim {
+                claim: self.client_claim.clone(),
+                reason,
+            })?;
+        // `exp` is required and was checked above, so it is a number of seconds.
+        let expires_at = data
+            .claims
+            .get("exp")
+            .and_then(Value::as_u64)
+            .and_then(|secs| i64::try_from(secs).ok())
+            .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+            .ok_or_else(|| JwtRejection::MissingClaim("exp".into()))?;
+        Ok(VerifiedJwt {
+            client_id,
+            expires_at,
         })
     }
 

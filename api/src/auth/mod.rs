@@ -15,8 +15,8 @@
 //!
 //! Costs: a pg_slo token is hashed (SHA-256) and looked up in the database once per
 //! `--auth-cache-secs` per instance; in between it costs a hash and a map look-up. A JWT is
-//! verified locally on every request, and its client's applications are looked up once per
-//! `--auth-cache-secs`. Token use is reported once per `--token-use-flush-secs`, never by the
+//! verified locally once per `--auth-cache-secs` (never kept past its `exp`), and its client's
+//! applications are looked up in the database as often. Token use is reported once per `--token-use-flush-secs`, never by the
 //! request.
 
 pub mod cache;
@@ -36,7 +36,7 @@ use chrono::Utc;
 use config::AuthConfig;
 use deadpool_postgres::Pool;
 use jwt::JwtVerifier;
-use slo_core::token::{parse_bearer, Bearer, BearerError, Token};
+use slo_core::token::{parse_bearer, token_hash, Bearer, BearerError, Token};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use usage::UsageRecorder;
@@ -98,6 +98,8 @@ pub struct Authenticator {
     tokens: TtlCache<[u8; 32], Option<TokenIdentity>>,
     /// Client id (authenticated by a JWT) → what it may post for.
     grants: TtlCache<Arc<str>, Allowed>,
+    /// SHA-256 of a verified JWT → its client id, kept until its `exp` at the latest.
+    jwts: TtlCache<[u8; 32], Arc<str>>,
     jwt: Option<JwtVerifier>,
     usage: Arc<UsageRecorder>,
 }
@@ -115,6 +117,7 @@ impl Authenticator {
             pool,
             tokens: TtlCache::new(ttl),
             grants: TtlCache::new(ttl),
+            jwts: TtlCache::new(ttl),
             jwt,
             usage: Arc::new(UsageRecorder::default()),
         })
@@ -190,10 +193,19 @@ impl Authenticator {
                     .jwt
                     .as_ref()
                     .ok_or(ApiError::Unauthenticated(AuthFailure::JwtNotAccepted))?;
-                let client_id = verifier.verify(text).map_err(|rejection| {
-                    ApiError::Unauthenticated(AuthFailure::Jwt(rejection.to_string()))
-                })?;
-                let client_id: Arc<str> = client_id.as_str().into();
+                let key = token_hash(text);
+                let client_id = match self.jwts.get(&key, Instant::now()) {
+                    Some(client_id) => client_id,
+                    None => {
+                        let verified = verifier.verify(text).map_err(|rejection| {
+                            ApiError::Unauthenticated(AuthFailure::Jwt(rejection.to_string()))
+                        })?;
+                        let client_id: Arc<str> = verified.client_id.as_str().into();
+                        let left = time_left(Some(verified.expires_at), Utc::now());
+                        self.jwts.put(key, client_id.clone(), Instant::now(), left);
+                        client_id
+                    }
+                };
                 let allowed = self.client_grants(&client_id).await?;
                 Ok(Caller::Client {
                     client_id,

@@ -313,3 +313,34 @@ async fn jwt_settings_that_cannot_be_safe_stop_the_service_from_starting() {
         assert!(err.contains(says), "{says}: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_jwt_accepted_before_is_refused_once_it_expires_although_answers_are_cached() {
+    let db = TestDb::new().await;
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO slo.client (client_id) VALUES ('jwt-sched');
+             INSERT INTO slo.client_application (client_id, app_id) VALUES ('jwt-sched', 'overdrafts');",
+        )
+        .await
+        .unwrap();
+    let secret = secret_file();
+    let app = TestApp::spawn_with(&db, |c| {
+        c.auth.jwt_hs256_secret_file = Some(secret);
+        c.auth.jwt_audience = Some(AUDIENCE.into());
+        c.auth.jwt_leeway_secs = 0;
+        c.auth.auth_cache_secs = 300;
+    })
+    .await;
+    let mut c = claims("jwt-sched");
+    c["exp"] = json!(now() + 2);
+    let token = hs256(&c, SECRET);
+    assert_eq!(app.post_with_token(&token, &event()).await.status, 201);
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let mut again = event();
+    again["run_id"] = json!("run-2");
+    let reply = app.post_with_token(&token, &again).await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    assert!(reply.body["detail"].as_str().unwrap().contains("expired"));
+}
