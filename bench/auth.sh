@@ -10,7 +10,8 @@
 # runs), it reports the CPU time each request costs, read from /proc: the pg-slo process, and
 # the database backends of its connections. Goal: each authenticated mode within a few percent.
 # Each event is a new run of a job without an SLO: the cheapest insert there is, so the share of
-# authentication is as large as it gets.
+# authentication is as large as it gets. Every measurement starts from an empty event table, and
+# each round starts with another mode.
 # Needs the extension installed (bench/run.sh installs a release build first) and wrk (Debian
 # package, installed here when missing).
 set -euo pipefail
@@ -61,27 +62,33 @@ ticks() { # CPU ticks (user + system) of the pg-slo process and of its database 
 }
 hz=$(getconf CLK_TCK)
 declare -A rps p50 api_us db_us
-run() { # mode auth-header round: warms up, then measures one wrk run
+run() { # mode auth-header round: empties the event table, warms up, then measures one wrk run
+  local a0 d0 a1 d1 r l bad n
+  psql -d "$DB" -qc "TRUNCATE slo.job_status"
   AUTH=$2 ROUND="w$3" wrk -t 2 -c 8 -d 2s -s "$here/auth.lua" "http://127.0.0.1:$port" >/dev/null
   read -r a0 d0 < <(ticks)
   read -r r l bad < <(AUTH=$2 ROUND=$3 wrk -t 2 -c 8 -d "${SECS}s" -s "$here/auth.lua" "http://127.0.0.1:$port" | awk '/^RESULT/ {print $2, $3, $4}')
   read -r a1 d1 < <(ticks)
   [[ $bad == 0 ]] || echo "   ($1: $bad answers were not 201)" >&2
-  local n; n=$(echo "$r * $SECS" | bc -l)
+  n=$(echo "$r * $SECS" | bc -l)
   rps[$1]+="$r "; p50[$1]+="$l "
   api_us[$1]+="$(echo "($a1 - $a0) * 1000000 / $hz / $n" | bc -l) "
   db_us[$1]+="$(echo "($d1 - $d0) * 1000000 / $hz / $n" | bc -l) "
 }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+measure() { # mode round
+  case $1 in
+    off) serve --insecure-no-auth; run off "" "off$2" ;;
+    token) serve; run token "Bearer $token" "tok$2" ;;
+    jwt) serve --jwt-rs256-public-key-file "$keys/rsa-public.pem" --jwt-audience pg-slo; run jwt "Bearer $jwt" "jwt$2" ;;
+  esac
+  stop
+}
+modes=(off token jwt)
 for r in $(seq 1 "$ROUNDS"); do
-  serve --insecure-no-auth
-  run off "" "off$r"
-  stop
-  serve --jwt-rs256-public-key-file "$keys/rsa-public.pem" --jwt-audience pg-slo
-  run token "Bearer $token" "tok$r"
-  run jwt "Bearer $jwt" "jwt$r"
-  stop
+  # Each round starts with another mode, so that none is always measured first or last.
+  for i in 0 1 2; do measure "${modes[$(( (i + r) % 3 ))]}" "$r"; done
 done
 base_rps=$(echo "${rps[off]}" | median)
 base_cpu=$(echo "$(echo "${api_us[off]}" | median) + $(echo "${db_us[off]}" | median)" | bc -l)
@@ -92,4 +99,3 @@ for m in off token jwt; do
     "$(echo "${p50[$m]}" | median)" "$a" "$d" "$(echo "$a + $d" | bc -l)" "$(echo "($a + $d) / $base_cpu" | bc -l)"
 done
 printf '   (medians of %s rounds of %s s; req/s of off: %.0f)\n' "$ROUNDS" "$SECS" "$base_rps"
-echo "   rows stored: $(psql -d "$DB" -tAc 'SELECT count(*) FROM slo.job_status'), of which without a client: $(psql -d "$DB" -tAc 'SELECT count(*) FROM slo.job_status WHERE client_id IS NULL')"
