@@ -128,10 +128,12 @@ ensure_database() {
     -c "ALTER EXTENSION pg_slo UPDATE" >/dev/null
 }
 
-# Drops databases left behind by interrupted test runs.
+# Drops databases and login roles (made by the role tests) left behind by interrupted test runs.
 drop_stale_test_databases() {
   psql -d postgres -v ON_ERROR_STOP=1 -qtA >/dev/null <<'SQL'
 SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', datname)
 FROM pg_database WHERE datname LIKE 'pg\_slo\_test\_%' \gexec
+SELECT format('DROP ROLE IF EXISTS %I', rolname)
+FROM pg_roles WHERE rolname LIKE 'slo\_test\_%' \gexec
 SQL
 }

@@ -1,6 +1,9 @@
 //! Configuration: every setting is a flag with an environment variable behind it.
 //! Touches nothing but the process arguments and environment.
 
+use crate::admin::TokenArgs;
+use crate::auth::config::AuthConfig;
+use crate::limits::LimitsConfig;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 
@@ -46,6 +49,8 @@ pub enum Command {
     Report(crate::report::ReportArgs),
     /// Simulate a job scheduler: post a realistic day (a restart, a late job, one never started) through the API.
     Demo(crate::demo::DemoArgs),
+    /// Issue, list and revoke the clients' tokens (connect as a member of slo_admin).
+    Token(TokenArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +81,12 @@ pub struct ServeConfig {
     /// Seconds a request waits for a database connection before it gets 503.
     #[arg(long, env = "PG_SLO_DB_TIMEOUT_SECS", default_value_t = 5)]
     pub db_timeout_secs: u64,
+
+    #[command(flatten)]
+    pub auth: AuthConfig,
+
+    #[command(flatten)]
+    pub limits: LimitsConfig,
 }
 
 #[cfg(test)]
@@ -105,6 +116,56 @@ mod tests {
         assert_eq!(cfg.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(cfg.pool_size, 4);
         assert_eq!(cfg.body_limit, 2 * 1024 * 1024);
+        assert!(
+            !cfg.auth.insecure_no_auth,
+            "authentication is on by default"
+        );
+        assert_eq!(cfg.auth.auth_cache_secs, 10);
+        assert_eq!(cfg.limits.request_timeout_secs, 30);
+    }
+
+    #[test]
+    fn authentication_is_turned_off_only_by_its_explicit_flag() {
+        let cli = Cli::try_parse_from([
+            "pg-slo",
+            "serve",
+            "--database-url",
+            "x",
+            "--insecure-no-auth",
+        ])
+        .unwrap();
+        let Command::Serve(cfg) = cli.command else {
+            panic!("not serve")
+        };
+        assert!(cfg.auth.insecure_no_auth);
+    }
+
+    #[test]
+    fn token_commands_take_their_arguments() {
+        let cli = Cli::try_parse_from([
+            "pg-slo",
+            "token",
+            "issue",
+            "--client",
+            "sched-east",
+            "--apps",
+            "overdrafts,deposits",
+            "--expires-in",
+            "90d",
+            "--database-url",
+            "host=x",
+        ])
+        .unwrap();
+        let Command::Token(args) = cli.command else {
+            panic!("not token")
+        };
+        assert_eq!(args.database_url.as_deref(), Some("host=x"));
+        let crate::admin::TokenCommand::Issue(issue) = args.command else {
+            panic!("not issue")
+        };
+        assert_eq!(issue.client, "sched-east");
+        assert_eq!(issue.apps, vec!["overdrafts", "deposits"]);
+        assert_eq!(issue.expires_in.as_deref(), Some("90d"));
     }
 
     #[test]

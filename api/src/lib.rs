@@ -1,6 +1,9 @@
 //! The pg_slo HTTP API: a thin shell that parses, validates and inserts job-status events.
 //!
 //! - [`config`]: command line and environment.
+//! - [`admin`]: the admin commands of the binary (`pg-slo token issue|list|revoke`).
+//! - [`auth`]: who is posting: pg_slo tokens and JWTs, the token cache, token use reporting.
+//! - [`limits`]: the request time limit and the per-client rate limit.
 //! - [`telemetry`]: `tracing` set-up (text or JSON, one switch).
 //! - [`startup`]: builds the router and the server; exposes the bound port for tests.
 //! - [`routes`]: the HTTP handlers, one module per resource.
@@ -15,11 +18,14 @@
 //! - [`report`]: `pg-slo report`, today's SLO states as a table.
 //! - [`pg_types`]: PostgreSQL `interval` for tokio-postgres.
 
+pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod dbconn;
 pub mod definitions;
 pub mod demo;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

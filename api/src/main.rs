@@ -25,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => {
             api::demo::run(&args).await?;
         }
+        Command::Token(args) => api::admin::run(args).await?,
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Request observation: one span per request carrying a request id, method, route, status and
-//! latency; one log line when the response leaves; a 5xx logged once with its cause.
+//! Request observation: one span per request carrying a request id, method, route, client id
+//! (recorded by authentication), status and latency; one log line when the response leaves; a 5xx logged once with its cause.
 //! Touches only the request's headers and the response's extensions.
 
 use crate::error::ErrorCause;
@@ -32,6 +32,7 @@ pub async fn observe(request: Request, next: Next) -> Response {
         request_id = %request_id,
         method = %request.method(),
         route = %route,
+        client_id = field::Empty,
         status = field::Empty,
         latency_ms = field::Empty,
     );

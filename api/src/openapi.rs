@@ -113,12 +113,35 @@ pub struct Health {
         crate::error::ProblemItem,
         Health
     )),
+    modifiers(&BearerAuth),
     tags(
         (name = "job-status", description = "Job status events from schedulers"),
         (name = "operations", description = "Health, readiness, metrics and this document")
     )
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme: a client token (`pg-slo token issue`) or a signed JWT.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A client token issued by `pg-slo token issue` (shown once), or a signed JWT \
+                         when the service is configured for them.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The document, built once.
 pub fn document() -> &'static serde_json::Value {

@@ -1,7 +1,10 @@
 //! Builds the application: pool, router, listener. `main` is a few lines over this, and tests
 //! start the real application on port 0 and read back the port it bound.
 
+use crate::auth::usage::UsageRecorder;
+use crate::auth::Authenticator;
 use crate::config::ServeConfig;
+use crate::limits::{time_limit, RateLimiter};
 use crate::metrics::{self, Metrics};
 use crate::observe::observe;
 use crate::routes::{health, job_status};
@@ -15,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -22,9 +26,14 @@ pub struct AppState {
     pub pool: Pool,
     pub body_limit: usize,
     pub metrics: Arc<Metrics>,
+    pub auth: Arc<Authenticator>,
+    /// `None`: no rate limit.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
+    pub request_timeout: Duration,
 }
 
-/// The routes and their middleware.
+/// The routes and their middleware: the request's span and log line outermost, then the time
+/// limit, then the body limit.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/job-status", post(job_status::post_job_status))
@@ -33,6 +42,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::get_metrics))
         .route("/openapi.json", get(crate::openapi::get_openapi))
         .layer(DefaultBodyLimit::max(state.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.request_timeout,
+            time_limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -46,6 +59,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     pool: Pool,
+    usage: Arc<UsageRecorder>,
+    usage_reporter: JoinHandle<()>,
 }
 
 impl Application {
@@ -56,16 +71,44 @@ impl Application {
             usize::from(config.pool_size),
             Duration::from_secs(config.db_timeout_secs.max(1)),
         )?;
+        let auth = Authenticator::from_config(&config.auth, pool.clone())?;
+        if auth.enabled() {
+            tracing::info!(
+                auth_cache_secs = config.auth.auth_cache_secs,
+                jwt = auth.accepts_jwt(),
+                "authentication on: POST /v1/job-status needs Authorization: Bearer <token>"
+            );
+        } else {
+            tracing::warn!(
+                "authentication is OFF (--insecure-no-auth): anyone who can reach this service may post \
+                 job status for any application, and events are stored without a client id"
+            );
+        }
+        let usage = auth.usage();
+        let usage_reporter = tokio::spawn(report_token_use(
+            usage.clone(),
+            pool.clone(),
+            Duration::from_secs(config.auth.token_use_flush_secs.max(1)),
+        ));
         let listener = TcpListener::bind(config.listen).await?;
         let router = router(AppState {
             pool: pool.clone(),
             body_limit: config.body_limit,
             metrics: Arc::new(Metrics::new()),
+            auth: Arc::new(auth),
+            rate_limiter: RateLimiter::new(
+                config.limits.rate_limit_per_sec,
+                config.limits.rate_limit_burst,
+            )
+            .map(Arc::new),
+            request_timeout: Duration::from_secs(config.limits.request_timeout_secs.max(1)),
         });
         Ok(Application {
             listener,
             router,
             pool,
+            usage,
+            usage_reporter,
         })
     }
 
@@ -77,7 +120,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, finishes the requests in
-    /// flight, and closes the pool.
+    /// flight, reports the last token use, and closes the pool.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -86,9 +129,22 @@ impl Application {
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
+        self.usage_reporter.abort();
+        self.usage.flush(&self.pool).await;
         self.pool.close();
         tracing::info!("pg-slo API stopped");
         result
+    }
+}
+
+/// Reports token use every `every` (see [`UsageRecorder`]); runs until aborted.
+async fn report_token_use(usage: Arc<UsageRecorder>, pool: Pool, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        usage.flush(&pool).await;
     }
 }
 

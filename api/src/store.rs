@@ -1,14 +1,14 @@
 //! The database: the connection pool and the job-status repository.
 //!
 //! May touch PostgreSQL and nothing else. Writes only `slo.job_status` (the API is its one
-//! writer with the ingest adapters); reads `slo.application` and `slo.job` only to explain a
-//! refused batch. Each batch is one autocommitted statement: all or nothing, and committed
+//! writer with the ingest adapters); asks `slo.denied_applications` whether the client may post
+//! the batch; reads `slo.application` and `slo.job` only to explain a refused batch. Each batch is one autocommitted statement: all or nothing, and committed
 //! before the caller sees success.
 
 use crate::error::ApiError;
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use slo_core::event::{ownership_violations, Ownership};
+use slo_core::event::{denied_violations, ownership_violations, Ownership};
 use slo_core::JobStatusEvent;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -52,15 +52,21 @@ pub struct InsertOutcome {
     pub duplicates: u64,
 }
 
-/// Inserts the batch in one statement, or nothing when any event names an unknown
+/// Inserts the batch in one statement, or nothing when the client may not post for one of the
+/// batch's applications (when asked: `slo.denied_applications`, in the same statement), or when any event names an unknown
 /// application or a job of another application (checked here because `ON CONFLICT` skips the
 /// foreign keys for a repeated event; the keys and the trigger remain the backstop for races).
 /// Rows are sorted by the event key so that concurrent batches take their index locks in the
-/// same order (no deadlock between overlapping batches).
-const INSERT_EVENTS: &str = "\
-WITH e AS (
+/// same order (no deadlock between overlapping batches). `$denied` is the authorization check,
+/// or an empty array when authentication is off.
+macro_rules! insert_events {
+    ($denied:literal) => {
+        concat!(
+            "WITH e AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::text[], $7::text[], $8::time[])
        AS e(app_id, job_id, status, status_time, business_date, run_id, host_id, period_start)
+), denied AS (
+  SELECT ", $denied, " AS apps
 ), refused AS (
   SELECT 1 FROM e
   LEFT JOIN slo.application a ON a.app_id = e.app_id
@@ -71,18 +77,43 @@ WITH e AS (
   INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id)
   SELECT e.app_id, e.job_id, e.status, e.status_time, e.business_date, e.run_id, e.host_id, e.period_start, $9
   FROM e
-  WHERE NOT EXISTS (SELECT 1 FROM refused)
+  WHERE NOT EXISTS (SELECT 1 FROM refused) AND cardinality((SELECT apps FROM denied)) = 0
   ORDER BY e.job_id, e.business_date, e.run_id, e.status, e.status_time
   ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING
   RETURNING 1)
-SELECT (SELECT count(*) FROM ins), EXISTS (SELECT 1 FROM refused)";
+SELECT (SELECT count(*) FROM ins), EXISTS (SELECT 1 FROM refused), (SELECT apps FROM denied)"
+        )
+    };
+}
 
-/// Stores a validated batch; returns how many rows were new.
+/// The insert that asks the extension whether client $9 may post for the batch's applications:
+/// nothing is stored when it is denied one.
+const INSERT_EVENTS_AUTHORIZED: &str =
+    insert_events!("ARRAY(SELECT d.app_id FROM slo.denied_applications($9, ARRAY(SELECT DISTINCT e.app_id FROM e)) AS d(app_id) ORDER BY 1)");
+/// The insert when the extension need not be asked: authentication is off (`--insecure-no-auth`,
+/// $9 is NULL), or it said within the cache bound that client $9 may post for every application
+/// of the batch.
+const INSERT_EVENTS_UNCHECKED: &str = insert_events!("'{}'::text[]");
+
+/// Who posts a batch, and whether the extension must be asked about its applications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poster<'a> {
+    /// Authentication is off: no client, nothing to ask.
+    Anonymous,
+    /// The extension said, within the cache bound, that this client may post for every
+    /// application of the batch.
+    Allowed(&'a str),
+    /// Ask the extension, in the inserting statement, whether this client may post the batch.
+    Check(&'a str),
+}
+
+/// Stores a validated batch for its poster; returns how many rows were new. `403` when the
+/// extension says the client may not post for one of the batch's applications.
 #[instrument(skip_all, fields(events = events.len()))]
 pub async fn insert_events(
     pool: &Pool,
     events: &[JobStatusEvent],
-    client_id: Option<&str>,
+    poster: Poster<'_>,
 ) -> Result<InsertOutcome, ApiError> {
     let client = pool.get().await.map_err(pool_error)?;
     let n = events.len();
@@ -104,10 +135,12 @@ pub async fn insert_events(
         host_id.push(e.host_id().as_str());
         period_start.push(e.period_start());
     }
-    let statement = client
-        .prepare_cached(INSERT_EVENTS)
-        .await
-        .map_err(db_error)?;
+    let (sql, client_id) = match poster {
+        Poster::Anonymous => (INSERT_EVENTS_UNCHECKED, None),
+        Poster::Allowed(client_id) => (INSERT_EVENTS_UNCHECKED, Some(client_id)),
+        Poster::Check(client_id) => (INSERT_EVENTS_AUTHORIZED, Some(client_id)),
+    };
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
     let result = client
         .query_one(
             &statement,
@@ -125,8 +158,19 @@ pub async fn insert_events(
         )
         .await;
     match result {
-        Ok(row) if row.get::<_, bool>(1) => Err(explain_ownership(&client, events).await),
         Ok(row) => {
+            let denied: Vec<String> = row.get(2);
+            if let (false, Some(client_id)) = (denied.is_empty(), client_id) {
+                return Err(ApiError::Forbidden {
+                    client_id: client_id.to_owned(),
+                    is_batch: n > 1,
+                    violations: denied_violations(events, client_id, &denied),
+                    denied,
+                });
+            }
+            if row.get::<_, bool>(1) {
+                return Err(explain_ownership(&client, events).await);
+            }
             let accepted = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
             Ok(InsertOutcome {
                 accepted,
@@ -207,7 +251,7 @@ pub async fn ready(pool: &Pool) -> Result<(), ApiError> {
 }
 
 /// A failure to get a connection: the database is unreachable, or every connection is busy.
-fn pool_error(e: PoolError) -> ApiError {
+pub(crate) fn pool_error(e: PoolError) -> ApiError {
     match e {
         PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => {
             ApiError::Internal(anyhow::Error::new(e).context("connection pool"))
@@ -220,7 +264,7 @@ fn pool_error(e: PoolError) -> ApiError {
 
 /// Classifies a statement error: connection loss, shutdown, overload, failover and
 /// serialization conflicts are `503` (safe to retry: duplicates are no-ops); anything else is `500`.
-fn db_error(e: tokio_postgres::Error) -> ApiError {
+pub(crate) fn db_error(e: tokio_postgres::Error) -> ApiError {
     let retryable = match e.code() {
         None => true, // connection closed, I/O error, timeout: nothing from the server
         Some(code) => {
@@ -233,7 +277,7 @@ fn db_error(e: tokio_postgres::Error) -> ApiError {
                 || *code == SqlState::READ_ONLY_SQL_TRANSACTION // connected to a standby after failover
         }
     };
-    let err = anyhow::Error::new(e).context("job_status statement");
+    let err = anyhow::Error::new(e).context("database statement");
     if retryable {
         ApiError::DatabaseUnavailable(err)
     } else {

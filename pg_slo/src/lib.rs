@@ -80,3 +80,7 @@ extension_sql_file!(
     name = "alerts",
     requires = ["engine", alerts::instance_jobs]
 );
+
+// Who may post: clients, their applications and tokens, the authorization functions, and the
+// least-privilege roles with their grants. Last (`finalize`), so the grants cover every object.
+extension_sql_file!("sql/auth.sql", name = "auth", finalize);

@@ -457,6 +457,31 @@ pub fn ownership_violations(events: &[JobStatusEvent], known: &Ownership) -> Vec
     violations
 }
 
+/// The events of a batch whose application the client may not post for, given the applications
+/// the database denied it (`slo.denied_applications`), so that a `403` can point at each one.
+pub fn denied_violations(
+    events: &[JobStatusEvent],
+    client_id: &str,
+    denied: &[String],
+) -> Vec<Violation> {
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| denied.iter().any(|d| d == e.app_id.as_str()))
+        .map(|(index, e)| {
+            Violation::field(
+                index,
+                "app_id",
+                Rule::ApplicationNotAllowed,
+                format!(
+                    "client {client_id:?} may not post for application {:?}",
+                    e.app_id.as_str()
+                ),
+            )
+        })
+        .collect()
+}
+
 /// RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`), strictly: the `T` separator, seconds
 /// present, an explicit offset. A naive local time is refused, since it names no instant.
 pub fn parse_rfc3339_with_offset(s: &str) -> Option<DateTime<chrono::FixedOffset>> {
@@ -897,6 +922,30 @@ mod tests {
             (Some(0), Rule::JobOfOtherApplication)
         );
         assert!(v[0].message.contains("\"deposits\""), "{}", v[0].message);
+    }
+
+    #[test]
+    fn each_event_of_a_denied_application_is_pointed_at_and_no_other() {
+        let events = [
+            event("overdrafts", "od-calc"),
+            event("deposits", "txn"),
+            event("overdrafts", "od-new"),
+            event("deposits", "txn-2"),
+        ];
+        let v = denied_violations(&events, "sched-east", &["deposits".to_owned()]);
+        let got: Vec<_> = v
+            .iter()
+            .map(|v| (v.index, v.field.as_deref(), v.rule))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(1), Some("app_id"), Rule::ApplicationNotAllowed),
+                (Some(3), Some("app_id"), Rule::ApplicationNotAllowed)
+            ]
+        );
+        assert!(v[0].message.contains("\"sched-east\""), "{}", v[0].message);
+        assert!(denied_violations(&events, "sched-east", &[]).is_empty());
     }
 
     proptest! {

@@ -11,6 +11,7 @@
 //! - [`holiday`]: holiday rules as code (the Federal Reserve's, and room for more markets).
 //! - [`definitions`]: SLO definitions as code: the definitions file, its checks, its writer, the plan.
 //! - [`schedule`]: expected times in an SLO's time zone, intraday periods, definition checks.
+//! - [`token`]: client tokens (text form, hash, hint) and the shape of a bearer header.
 
 pub mod calendar;
 pub mod definitions;
@@ -19,6 +20,7 @@ pub mod event;
 pub mod holiday;
 pub mod ident;
 pub mod schedule;
+pub mod token;
 pub mod violation;
 
 pub use event::{

@@ -46,11 +46,13 @@ pub enum Rule {
     UnknownApplication,
     /// `job_id` is registered under another application.
     JobOfOtherApplication,
+    /// `app_id` names an application the posting client may not post for (a `403`, not a `422`).
+    ApplicationNotAllowed,
 }
 
 impl Rule {
     /// Every rule, in declaration order.
-    pub const ALL: [Rule; 19] = [
+    pub const ALL: [Rule; 20] = [
         Rule::NotAnObject,
         Rule::EmptyBatch,
         Rule::BatchTooLarge,
@@ -70,6 +72,7 @@ impl Rule {
         Rule::ServerSet,
         Rule::UnknownApplication,
         Rule::JobOfOtherApplication,
+        Rule::ApplicationNotAllowed,
     ];
 
     /// The stable code of the rule, as it appears in problem documents.
@@ -94,6 +97,7 @@ impl Rule {
             Rule::ServerSet => "server_set",
             Rule::UnknownApplication => "unknown_application",
             Rule::JobOfOtherApplication => "job_of_other_application",
+            Rule::ApplicationNotAllowed => "application_not_allowed",
         }
     }
 }
@@ -189,6 +193,7 @@ mod tests {
             Rule::ServerSet => 16,
             Rule::UnknownApplication => 17,
             Rule::JobOfOtherApplication => 18,
+            Rule::ApplicationNotAllowed => 19,
         };
         for (i, r) in Rule::ALL.iter().enumerate() {
             assert_eq!(position(*r), i);
@@ -203,6 +208,7 @@ mod tests {
             Rule::Required,
             Rule::Rfc3339WithOffset,
             Rule::JobOfOtherApplication,
+            Rule::ApplicationNotAllowed,
         ] {
             let json = serde_json::to_value(rule).unwrap();
             assert_eq!(json, serde_json::Value::String(rule.code().to_owned()));

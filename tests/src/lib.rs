@@ -3,6 +3,7 @@
 //! Used by `api/tests` and by this crate's `tests/`.
 
 use serde_json::{json, Value};
+use slo_core::token::{Token, TOKEN_RANDOM_BYTES};
 use tokio_postgres::{Client, NoTls};
 
 /// The server holding the test databases; override with `PG_SLO_TEST_DATABASE_URL`.
@@ -88,6 +89,43 @@ impl TestDb {
         rows.iter().map(|r| r.get::<_, Value>(0)).collect()
     }
 
+    /// Issues a pg_slo token for `client` (created if new, granted `apps`) the way
+    /// `pg-slo token issue` does, through `slo.issue_token`; returns the token.
+    pub async fn issue_token(&self, client: &str, apps: &[&str]) -> String {
+        let mut bytes = [0u8; TOKEN_RANDOM_BYTES];
+        bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        let token = Token::from_random_bytes(&bytes);
+        self.client()
+            .await
+            .execute(
+                "SELECT slo.issue_token($1, $2, $3, $4)",
+                &[&client, &apps, &token.hash().as_slice(), &token.hint()],
+            )
+            .await
+            .unwrap();
+        token.expose().to_owned()
+    }
+
+    /// A login role of its own that is a member of `group` (`slo_api`, `slo_reader`,
+    /// `slo_admin`), dropped when the returned guard is; and a connection string to this
+    /// database as that role.
+    pub async fn login_as_member_of(&self, group: &str) -> (TestRole, String) {
+        let name = format!("slo_test_{}", uuid::Uuid::new_v4().simple());
+        connect(&admin_url())
+            .await
+            .batch_execute(&format!(
+                "CREATE ROLE {name} LOGIN PASSWORD 'test-only' IN ROLE {group}"
+            ))
+            .await
+            .unwrap();
+        let url = format!(
+            "host={} port={} user={name} password=test-only dbname={}",
+            self.host, self.port, self.name
+        );
+        (TestRole { name }, url)
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         self.client()
             .await
@@ -112,6 +150,32 @@ impl Drop for TestDb {
                     tokio::spawn(conn);
                     let _ = client
                         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A login role made for one test (named `slo_test_*`), dropped at the end of the test.
+pub struct TestRole {
+    pub name: String,
+}
+
+impl Drop for TestRole {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((client, conn)) = tokio_postgres::connect(&admin_url(), NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP ROLE IF EXISTS {name}"))
                         .await;
                 }
             });

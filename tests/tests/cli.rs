@@ -187,8 +187,23 @@ async fn the_demo_posts_the_day_and_report_shows_late_ones_first() {
     assert!(pg_slo(&db, &["apply", file.to_str().unwrap()])
         .status
         .success());
+    // The token the demo posts with, issued as an operator would.
+    let issued = pg_slo(
+        &db,
+        &[
+            "token",
+            "issue",
+            "--client",
+            "demo",
+            "--apps",
+            "overdrafts,decision_support,deposits",
+        ],
+    );
+    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    let token = text(&issued.stdout).trim().to_owned();
     let server = Server::start(&db);
     let out = Command::new(binary())
+        .env("PG_SLO_TOKEN", &token)
         .args([
             "demo",
             "--api-url",

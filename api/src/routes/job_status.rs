@@ -1,17 +1,22 @@
 //! `POST /v1/job-status`: one event or a batch of up to 1000, all or nothing (CONTRACT section 7).
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::{self, InsertOutcome};
+use crate::store::{self, InsertOutcome, Poster};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use chrono::Utc;
+use std::time::Instant;
 
-/// Parses and validates the whole body (every problem listed), then stores it in one
-/// statement. Answers `201` only once the rows are committed.
+/// Authenticates the caller (`401` before the body is read), applies its rate limit (`429`),
+/// parses and validates the whole body (every problem listed), then stores it in one statement.
+/// Unless the extension said, within the cache bound, that the client may post for every
+/// application of the batch, that statement asks it again (`403`, nothing stored). Answers
+/// `201` only once the rows are committed.
 #[utoipa::path(
     post,
     path = "/v1/job-status",
@@ -21,10 +26,16 @@ use chrono::Utc;
         content_type = "application/json",
         description = "One event, or an array of 1 to 1000 events stored all or nothing."
     ),
+    security(("bearer" = [])),
     responses(
         (status = 201, description = "Stored and committed. A repeated event is counted as a duplicate and stored once.",
          body = crate::store::InsertOutcome),
         (status = 400, description = "The body is not well-formed JSON.",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or one that is unknown, revoked or expired (or an invalid JWT). Nothing was stored.",
+         body = crate::error::Problem, content_type = "application/problem+json",
+         headers(("WWW-Authenticate" = String, description = "Bearer challenge."))),
+        (status = 403, description = "The client may not post for an application of the batch; each refused event is listed. Nothing was stored.",
          body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than the limit (2 MiB by default).",
          body = crate::error::Problem, content_type = "application/problem+json"),
@@ -32,6 +43,9 @@ use chrono::Utc;
          body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Well-formed JSON that breaks a rule; every problem listed in `errors`. Nothing was stored.",
          body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The client posts faster than its rate limit. Nothing was stored.",
+         body = crate::error::Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
         (status = 500, description = "An unexpected error; logged with the response's x-request-id. Nothing was stored.",
          body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database cannot be reached. Nothing was stored: post the same events again.",
@@ -41,9 +55,13 @@ use chrono::Utc;
 )]
 pub async fn post_job_status(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Extension<InsertOutcome>, Json<InsertOutcome>), ApiError> {
+    if let Some(limiter) = &state.rate_limiter {
+        limiter.admit(caller.rate_key(), Instant::now())?;
+    }
     require_json(&headers)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -61,7 +79,16 @@ pub async fn post_job_status(
             is_batch: rejected.is_batch,
             violations: rejected.violations,
         })?;
-    let outcome = store::insert_events(&state.pool, &batch.events, None).await?;
+    let poster = match caller.client_id() {
+        None => Poster::Anonymous,
+        Some(client_id)
+            if caller.recently_allowed(batch.events.iter().map(|e| e.app_id().as_str())) =>
+        {
+            Poster::Allowed(client_id)
+        }
+        Some(client_id) => Poster::Check(client_id),
+    };
+    let outcome = store::insert_events(&state.pool, &batch.events, poster).await?;
     tracing::info!(
         accepted = outcome.accepted,
         duplicates = outcome.duplicates,

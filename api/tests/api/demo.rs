@@ -31,10 +31,13 @@ async fn the_demo_posts_a_day_and_sixty_days_of_history_and_the_report_shows_the
     )
     .await
     .unwrap();
-    let app = TestApp::spawn(url.clone()).await;
+    let token = db
+        .issue_token("demo", &["overdrafts", "decision_support", "deposits"])
+        .await;
+    let app = TestApp::spawn_at(url.clone(), Some(token.clone()), |_| {}).await;
     let args = DemoArgs {
         api_url: format!("http://{}", app.addr),
-        token: None,
+        token: Some(token),
         definitions: example(),
         business_date: Some("2026-11-20".parse().unwrap()),
         history_days: 60,

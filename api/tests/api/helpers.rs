@@ -2,7 +2,9 @@
 //! applications), the real application on port 0, and a TCP proxy that can cut the database
 //! off to play an outage without touching the shared PostgreSQL.
 
+use api::auth::config::AuthConfig;
 use api::config::ServeConfig;
+use api::limits::LimitsConfig;
 use api::startup::Application;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -11,25 +13,48 @@ pub use tests::TestDb;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 
+/// The client every test app's requests come from, unless a test says otherwise.
+pub const TEST_CLIENT: &str = "test-client";
+
 /// The real application, serving on a free port until dropped.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Sends `Authorization: Bearer <token>` of [`TEST_CLIENT`] with every request, when the
+    /// app was spawned with a token.
     pub http: reqwest::Client,
+    /// Sends no credentials.
+    pub anonymous: reqwest::Client,
     _stop: oneshot::Sender<()>,
 }
 
 impl TestApp {
-    pub async fn spawn(database_url: String) -> TestApp {
-        Self::spawn_with(database_url, |_| {}).await
+    /// The application on `db`, with a token of [`TEST_CLIENT`], which may post for both of
+    /// the test database's applications (overdrafts, deposits).
+    pub async fn spawn(db: &TestDb) -> TestApp {
+        Self::spawn_with(db, |_| {}).await
     }
 
-    pub async fn spawn_with(database_url: String, tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    pub async fn spawn_with(db: &TestDb, tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
+        let token = db
+            .issue_token(TEST_CLIENT, &["overdrafts", "deposits"])
+            .await;
+        Self::spawn_at(db.url(), Some(token), tweak).await
+    }
+
+    /// The application on `database_url`; `http` sends `bearer` when given.
+    pub async fn spawn_at(
+        database_url: String,
+        bearer: Option<String>,
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> TestApp {
         let mut config = ServeConfig {
             database_url,
             listen: "127.0.0.1:0".parse().unwrap(),
             pool_size: 4,
             body_limit: 2 * 1024 * 1024,
             db_timeout_secs: 2,
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
         };
         tweak(&mut config);
         let app = Application::build(&config)
@@ -40,9 +65,20 @@ impl TestApp {
         tokio::spawn(app.run_until(async {
             let _ = stopped.await;
         }));
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = bearer {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            );
+        }
         TestApp {
             addr,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            anonymous: reqwest::Client::new(),
             _stop: stop,
         }
     }
@@ -67,6 +103,21 @@ impl TestApp {
             .await
             .expect("the request is answered");
         Reply::read(resp).await
+    }
+
+    /// Posts a JSON body to /v1/job-status with `authorization` as the whole header value
+    /// (`None`: no header).
+    pub async fn post_as(&self, authorization: Option<&str>, body: &Value) -> Reply {
+        let mut request = self.anonymous.post(self.url("/v1/job-status")).json(body);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        Reply::read(request.send().await.expect("the request is answered")).await
+    }
+
+    /// Posts with `Authorization: Bearer <token>`.
+    pub async fn post_with_token(&self, token: &str, body: &Value) -> Reply {
+        self.post_as(Some(&format!("Bearer {token}")), body).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 async fn setup() -> (TestDb, TestApp) {
     let db = TestDb::new().await;
-    let app = TestApp::spawn(db.url()).await;
+    let app = TestApp::spawn(&db).await;
     (db, app)
 }
 
@@ -21,7 +21,7 @@ async fn a_valid_event_is_stored_with_its_instant_and_counted() {
         rows[0],
         json!({"app_id": "overdrafts", "job_id": "od-calc", "status": "start",
                "status_time": "2026-11-17T05:30:00.000000Z", "business_date": "2026-11-16",
-               "run_id": "run-1", "host_id": "batch01", "period_start": "06:30:00", "client_id": null})
+               "run_id": "run-1", "host_id": "batch01", "period_start": "06:30:00", "client_id": "test-client"})
     );
 }
 
@@ -252,7 +252,7 @@ async fn malformed_json_is_a_400_problem() {
 #[tokio::test]
 async fn a_body_over_the_limit_is_a_413_problem() {
     let db = TestDb::new().await;
-    let app = TestApp::spawn_with(db.url(), |c| c.body_limit = 4096).await;
+    let app = TestApp::spawn_with(&db, |c| c.body_limit = 4096).await;
     let big: Vec<Value> = (0..100)
         .map(|i| event_with("run_id", json!(format!("run-{i}"))))
         .collect();

@@ -1,11 +1,14 @@
 //! Integration tests of the API service against the real PostgreSQL: each test has its own
 //! database with `CREATE EXTENSION pg_slo`, and the real application on a free port.
 
+mod auth;
 mod definitions;
 mod demo;
 mod helpers;
 mod job_status;
+mod jwt;
 mod metrics;
 mod openapi;
 mod outage;
 mod report;
+mod roles;

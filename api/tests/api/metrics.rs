@@ -32,7 +32,7 @@ async fn metrics_after_traffic_parse_as_prometheus_text_with_the_expected_series
         )
         .await
         .unwrap();
-    let app = TestApp::spawn(db.url()).await;
+    let app = TestApp::spawn(&db).await;
 
     let now = Utc::now();
     let mut today = event();

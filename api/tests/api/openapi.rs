@@ -70,7 +70,7 @@ async fn check(doc: &Value, path: &str, method: &str, resp: reqwest::Response) -
 #[tokio::test]
 async fn the_document_is_valid_openapi_3_1_and_lists_every_route() {
     let db = TestDb::new().await;
-    let app = TestApp::spawn(db.url()).await;
+    let app = TestApp::spawn(&db).await;
     let doc = document(&app).await;
     let spec = oas3::from_json(doc.to_string()).expect("parses as an OpenAPI 3.1 document");
     assert_eq!(spec.validate_version().unwrap().to_string(), "3.1.0");
@@ -127,7 +127,7 @@ async fn the_document_is_valid_openapi_3_1_and_lists_every_route() {
 #[tokio::test]
 async fn the_request_schema_accepts_the_readme_example_and_refuses_what_the_api_refuses() {
     let db = TestDb::new().await;
-    let app = TestApp::spawn(db.url()).await;
+    let app = TestApp::spawn(&db).await;
     let doc = document(&app).await;
     let body = &doc["paths"]["/v1/job-status"]["post"]["requestBody"]["content"]
         ["application/json"]["schema"];
@@ -149,7 +149,7 @@ async fn the_request_schema_accepts_the_readme_example_and_refuses_what_the_api_
 #[tokio::test]
 async fn every_real_response_matches_the_document() {
     let db = TestDb::new().await;
-    let app = TestApp::spawn(db.url()).await;
+    let app = TestApp::spawn(&db).await;
     let doc = document(&app).await;
     let post = |body: Vec<u8>, content_type: &'static str| {
         app.http
@@ -186,6 +186,46 @@ async fn every_real_response_matches_the_document() {
         seen.push(status);
     }
     assert_eq!(seen, [201, 201, 422, 400, 415]);
+
+    // 401 without credentials, 403 for an application the client may not post for, 429 over
+    // the rate limit.
+    let resp = app
+        .anonymous
+        .post(app.url("/v1/job-status"))
+        .json(&event())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check(&doc, "/v1/job-status", "post", resp).await.0, 401);
+    let resp = app
+        .http
+        .post(app.url("/v1/job-status"))
+        .json(&event_with("app_id", json!("payments")))
+        .send()
+        .await
+        .unwrap();
+    let status = check(&doc, "/v1/job-status", "post", resp).await.0;
+    assert!(
+        status == 403 || status == 422,
+        "an application of nobody: {status}"
+    );
+    let limited = TestApp::spawn_with(&db, |c| {
+        c.limits.rate_limit_per_sec = 1;
+        c.limits.rate_limit_burst = 1;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for run in ["r-a", "r-b", "r-c"] {
+        let resp = limited
+            .http
+            .post(limited.url("/v1/job-status"))
+            .json(&event_with("run_id", json!(run)))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(check(&doc, "/v1/job-status", "post", resp).await.0);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
         let (status, _) = check(
             &doc,
@@ -198,7 +238,7 @@ async fn every_real_response_matches_the_document() {
     }
 
     // 413 from an instance with a small body limit.
-    let small = TestApp::spawn_with(db.url(), |c| c.body_limit = 64).await;
+    let small = TestApp::spawn_with(&db, |c| c.body_limit = 64).await;
     let big = json!([event(), event(), event()]);
     let resp = small
         .http
@@ -210,8 +250,9 @@ async fn every_real_response_matches_the_document() {
     assert_eq!(check(&doc, "/v1/job-status", "post", resp).await.0, 413);
 
     // 503 (with Retry-After) from an instance whose database cannot be reached.
-    let down = TestApp::spawn_with(
+    let down = TestApp::spawn_at(
         "host=127.0.0.1 port=1 user=postgres dbname=none".into(),
+        Some(format!("pgslo_{}", "0".repeat(64))),
         |c| c.db_timeout_secs = 1,
     )
     .await;

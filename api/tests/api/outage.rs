@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 #[tokio::test]
 async fn healthz_and_readyz_answer_when_the_database_is_there() {
     let db = TestDb::new().await;
-    let app = TestApp::spawn(db.url()).await;
+    let app = TestApp::spawn(&db).await;
     let h = app.get("/healthz").await;
     assert_eq!((h.status, h.body.clone()), (200, json!({"status": "ok"})));
     let r = app.get("/readyz").await;
@@ -26,7 +26,7 @@ async fn readyz_is_503_on_a_database_without_the_extension() {
         .batch_execute("DROP EXTENSION pg_slo")
         .await
         .unwrap();
-    let app = TestApp::spawn(db.url()).await;
+    let app = TestApp::spawn_at(db.url(), None, |_| {}).await;
     assert_eq!(app.get("/readyz").await.status, 503);
     assert_eq!(app.get("/healthz").await.status, 200);
 }
@@ -36,7 +36,8 @@ async fn the_service_starts_while_the_database_is_unreachable_and_answers_503() 
     let db = TestDb::new().await;
     let proxy = DbProxy::start(&db.host, db.port).await;
     proxy.cut();
-    let app = TestApp::spawn(db.url_via("127.0.0.1", proxy.port)).await;
+    let token = db.issue_token("test-client", &["overdrafts"]).await;
+    let app = TestApp::spawn_at(db.url_via("127.0.0.1", proxy.port), Some(token), |_| {}).await;
     let reply = app.post(&event()).await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.content_type(), "application/problem+json");
@@ -62,7 +63,8 @@ async fn the_service_starts_while_the_database_is_unreachable_and_answers_503() 
 async fn an_outage_gives_503_and_the_service_recovers_by_itself() {
     let db = TestDb::new().await;
     let proxy = DbProxy::start(&db.host, db.port).await;
-    let app = TestApp::spawn(db.url_via("127.0.0.1", proxy.port)).await;
+    let token = db.issue_token("test-client", &["overdrafts"]).await;
+    let app = TestApp::spawn_at(db.url_via("127.0.0.1", proxy.port), Some(token), |_| {}).await;
     assert_eq!(app.post(&event()).await.status, 201);
 
     proxy.cut();
