@@ -251,46 +251,8 @@ fn lock_all_slo_days() {
 }
 
 thread_local! {
-    static UPSERT_ONE: RefCell<Option<KeptPlan>> = const { RefCell::new(None) };
-    static UPSERT_MANY: RefCell<Option<KeptPlan>> = const { RefCell::new(None) };
+    static WRITE_ROWS: RefCell<Option<KeptPlan>> = const { RefCell::new(None) };
 }
-
-/// What an upsert does with a conflicting row: write the new values, unless nothing changed.
-macro_rules! on_conflict {
-    () => {
-        "
-ON CONFLICT (slo_id, business_date, period_start) DO UPDATE SET
-  expected_start = EXCLUDED.expected_start,
-  expected_end = EXCLUDED.expected_end,
-  actual_start = EXCLUDED.actual_start,
-  actual_end = EXCLUDED.actual_end,
-  failed_runs = EXCLUDED.failed_runs,
-  updated_at = EXCLUDED.updated_at
-WHERE (t.expected_start, t.expected_end, t.actual_start, t.actual_end, t.failed_runs)
-      IS DISTINCT FROM
-      (EXCLUDED.expected_start, EXCLUDED.expected_end, EXCLUDED.actual_start, EXCLUDED.actual_end, EXCLUDED.failed_runs)"
-    };
-}
-
-/// One row (a one-event statement usually changes one row).
-const UPSERT_ONE_SQL: &str = concat!(
-    "INSERT INTO slo.slo_performance AS t
-  (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end, failed_runs, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())",
-    on_conflict!()
-);
-
-/// Many rows at once, as arrays of their columns.
-const UPSERT_MANY_SQL: &str = concat!(
-    "INSERT INTO slo.slo_performance AS t
-  (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end, failed_runs, updated_at)
-SELECT r.slo_id, r.business_date, r.period_start, r.expected_start, r.expected_end, r.actual_start, r.actual_end,
-       r.failed_runs, now()
-FROM unnest($1::text[], $2::date[], $3::time[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
-            $7::timestamptz[], $8::int[])
-  AS r(slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end, failed_runs)",
-    on_conflict!()
-);
 
 /// Recomputes the SLO days (indexes into `defs.slos`, business dates); returns rows written.
 fn refresh(defs: &Definitions, days: &BTreeSet<(usize, NaiveDate)>) -> i64 {
@@ -451,38 +413,12 @@ fn write(mut writes: Vec<Write>) -> i64 {
     }
 }
 
-/// Writes rows with SQL (when an index of the table is one `perf_write` cannot maintain); a
-/// stored row with the same values is left alone. Returns rows written.
-fn upsert(mut rows: Vec<PerformanceRow>) -> i64 {
+/// Writes rows with SQL (when an index of the table is one `perf_write` cannot maintain), through
+/// `slo.write_performance_rows`; a stored row with the same values is left alone. Returns rows
+/// written.
+fn upsert(rows: Vec<PerformanceRow>) -> i64 {
     if rows.is_empty() {
         return 0;
-    }
-    rows.sort();
-    let types_one = [
-        PgBuiltInOids::TEXTOID.value(),
-        PgBuiltInOids::DATEOID.value(),
-        PgBuiltInOids::TIMEOID.value(),
-        PgBuiltInOids::TIMESTAMPTZOID.value(),
-        PgBuiltInOids::TIMESTAMPTZOID.value(),
-        PgBuiltInOids::TIMESTAMPTZOID.value(),
-        PgBuiltInOids::TIMESTAMPTZOID.value(),
-        PgBuiltInOids::INT4OID.value(),
-    ];
-    let count = |r: &PerformanceRow| i32::try_from(r.failed_runs).unwrap_or(i32::MAX);
-    if let [r] = rows.as_slice() {
-        let args = [
-            r.slo_id.as_str().into_datum(),
-            date_out(r.business_date).into_datum(),
-            time_out(r.period_start).into_datum(),
-            tstz_out(r.expected_start).into_datum(),
-            tstz_out(r.expected_end).into_datum(),
-            r.actual_start.map(tstz_out).into_datum(),
-            r.actual_end.map(tstz_out).into_datum(),
-            count(r).into_datum(),
-        ];
-        return Spi::connect(|_| {
-            kept_plan::execute(&UPSERT_ONE, UPSERT_ONE_SQL, &types_one, &args) as i64
-        });
     }
     let n = rows.len();
     let mut slo_id = Vec::with_capacity(n);
@@ -501,7 +437,7 @@ fn upsert(mut rows: Vec<PerformanceRow>) -> i64 {
         expected_end.push(tstz_out(r.expected_end));
         actual_start.push(r.actual_start.map(tstz_out));
         actual_end.push(r.actual_end.map(tstz_out));
-        failed_runs.push(count(r));
+        failed_runs.push(i32::try_from(r.failed_runs).unwrap_or(i32::MAX));
     }
     let types = [
         PgBuiltInOids::TEXTARRAYOID.value(),
@@ -523,5 +459,13 @@ fn upsert(mut rows: Vec<PerformanceRow>) -> i64 {
         actual_end.into_datum(),
         failed_runs.into_datum(),
     ];
-    Spi::connect(|_| kept_plan::execute(&UPSERT_MANY, UPSERT_MANY_SQL, &types, &args) as i64)
+    Spi::connect(|_| {
+        kept_plan::execute(
+            &WRITE_ROWS,
+            "SELECT slo.write_performance_rows($1, $2, $3, $4, $5, $6, $7, $8)",
+            &types,
+            &args,
+        );
+    });
+    n as i64
 }

@@ -80,6 +80,42 @@ COMMENT ON FUNCTION slo.refresh_slo_days(text[], date[]) IS
   'Recomputes the performance rows of the given (slo_id, business_date) pairs from all their events; returns rows written. '
   'Serialises concurrent writers of the same SLO days. Called by the trigger on slo.job_status and by slo.recompute.';
 
+-- Rows the trigger writes with SQL rather than directly (when an index of slo.slo_performance has
+-- expressions or a predicate, which engine.rs cannot maintain itself).
+CREATE FUNCTION slo.write_performance_rows(slo_ids text[], business_dates date[], period_starts time[],
+                                           expected_starts timestamptz[], expected_ends timestamptz[],
+                                           actual_starts timestamptz[], actual_ends timestamptz[], failed_runs int[])
+RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  written int;
+BEGIN
+  INSERT INTO slo.slo_performance AS t
+    (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end, failed_runs, updated_at)
+  SELECT r.*, now()
+  FROM unnest($1, $2, $3, $4, $5, $6, $7, $8)
+    AS r(slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end, failed_runs)
+  ORDER BY 1, 2, 3
+  ON CONFLICT (slo_id, business_date, period_start) DO UPDATE SET
+    expected_start = EXCLUDED.expected_start,
+    expected_end = EXCLUDED.expected_end,
+    actual_start = EXCLUDED.actual_start,
+    actual_end = EXCLUDED.actual_end,
+    failed_runs = EXCLUDED.failed_runs,
+    updated_at = EXCLUDED.updated_at
+  WHERE (t.expected_start, t.expected_end, t.actual_start, t.actual_end, t.failed_runs)
+        IS DISTINCT FROM
+        (EXCLUDED.expected_start, EXCLUDED.expected_end, EXCLUDED.actual_start, EXCLUDED.actual_end, EXCLUDED.failed_runs);
+  GET DIAGNOSTICS written = ROW_COUNT;
+  RETURN written;
+END
+$$;
+COMMENT ON FUNCTION slo.write_performance_rows(text[], date[], time[], timestamptz[], timestamptz[], timestamptz[],
+                                               timestamptz[], int[]) IS
+  'Upserts performance rows (one per array position) unless unchanged; returns rows written. Used by the trigger '
+  'on slo.job_status when an index of slo.slo_performance is one it cannot maintain directly.';
+
 -- ---- The trigger (Rust: engine.rs) ----------------------------------------------------------
 COMMENT ON FUNCTION slo.job_status_after_insert() IS
   'Statement trigger of slo.job_status: registers first-seen jobs (slo.register_jobs), refuses an event whose job '

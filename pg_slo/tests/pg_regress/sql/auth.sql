@@ -81,11 +81,17 @@ SELECT token_id, last_used_at <= now() AS not_in_future FROM slo.client_token OR
 -- ---------------------------------------------------------------------------
 -- Roles exist, and the API role can do its work and nothing more.
 SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname IN ('slo_api', 'slo_reader', 'slo_admin') ORDER BY 1;
--- Every trigger function of job_status runs as the owner, with a pinned search_path.
-SELECT count(*) AS trigger_functions_not_definer
-FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
-WHERE t.tgrelid = 'slo.job_status'::regclass AND NOT t.tgisinternal
-  AND NOT (p.prosecdef AND p.proconfig::text LIKE '%search_path=%');
+-- What the trigger of job_status writes with SQL on the inserting role's behalf runs as the
+-- owner, with a pinned search_path; only the API role may call it.
+SELECT p.oid::regprocedure AS writes_for_the_trigger, p.prosecdef AS definer,
+       p.proconfig::text LIKE '%search_path=%' AS pinned_search_path,
+       has_function_privilege('slo_api', p.oid, 'EXECUTE') AS api_may,
+       has_function_privilege('slo_reader', p.oid, 'EXECUTE') AS reader_may
+FROM pg_proc p
+WHERE p.oid IN ('slo.register_jobs(text[], text[])'::regprocedure,
+                'slo.raise_instance_alerts(text[], date[], time[], timestamptz)'::regprocedure,
+                'slo.write_performance_rows(text[], date[], time[], timestamptz[], timestamptz[], timestamptz[], timestamptz[], int[])'::regprocedure)
+ORDER BY 1;
 
 SET ROLE slo_api;
 SELECT slo.authorize(slo.token_hash(:tok_a), 'overdrafts') AS api_asks_authorize;

@@ -161,3 +161,19 @@ INSERT INTO ev VALUES
 SELECT pg_temp.post() AS stored;
 SELECT slo_id, bd, actual_start FROM perf WHERE bd = '2026-04-06' ORDER BY 1;
 UPDATE slo.slo SET active = true WHERE slo_id = 'od-report';
+
+-- ---- An index the engine cannot maintain itself: rows are written with SQL instead ----------------
+-- (a DBA may add an expression index for BI; the trigger then writes through
+-- slo.write_performance_rows, which maintains every index)
+CREATE INDEX slo_performance_lower_idx ON slo.slo_performance ((lower(slo_id)));
+TRUNCATE ev;
+INSERT INTO ev VALUES
+  ('overdrafts', 'od-calc', 'start', '2026-04-14 00:33', '2026-04-13', 'r1', NULL),
+  ('overdrafts', 'od-calc', 'succeed', '2026-04-14 02:10', '2026-04-13', 'r1', NULL);
+SELECT pg_temp.post() AS stored;
+SELECT slo_id, bd, actual_start, actual_end, state FROM perf WHERE bd = '2026-04-13' ORDER BY 1;
+SET enable_seqscan = off;
+SELECT count(*) AS found_by_the_expression_index FROM slo.slo_performance
+WHERE lower(slo_id) = 'od-data-for-dss' AND business_date = '2026-04-13';
+RESET enable_seqscan;
+DROP INDEX slo.slo_performance_lower_idx;
