@@ -14,6 +14,7 @@ Typical use:
   pg-slo apply examples/foxfire.toml             ... and apply them in one transaction
   pg-slo serve                                   schedulers POST job status to /v1/job-status
   pg-slo report                                  today's SLO states, late ones first
+  pg-slo notify --webhook https://pager.example  deliver alerts (late, at risk, ...) as they come
   pg-slo export -o definitions.toml              the definitions in force, as a file
 
 Commands that use the database take --database-url or DATABASE_URL.
@@ -51,6 +52,8 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
     /// Issue, list and revoke the clients' tokens (connect as a member of slo_admin).
     Token(TokenArgs),
+    /// Deliver the alerts the database raises: one log line each, and a POST to each webhook.
+    Notify(crate::notify::NotifyArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,6 +14,7 @@
 //! - [`demo`]: `pg-slo demo`, a simulated scheduler posting a realistic day (and history).
 //! - [`dbconn`]: the one database connection of a command-line command.
 //! - [`metrics`]: `GET /metrics`, Prometheus text.
+//! - [`notify`]: `pg-slo notify`, delivering alerts to the log and to webhooks.
 //! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 document generated from the code.
 //! - [`report`]: `pg-slo report`, today's SLO states as a table.
 //! - [`pg_types`]: PostgreSQL `interval` for tokio-postgres.
@@ -27,6 +28,7 @@ pub mod demo;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod notify;
 pub mod observe;
 pub mod openapi;
 pub mod pg_types;

@@ -10,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
     // The server logs requests at info; the one-shot commands print their own output and log
     // only warnings unless RUST_LOG asks for more.
     let default_level = match cli.command {
-        Command::Serve(_) => "info",
+        Command::Serve(_) | Command::Notify(_) => "info",
         _ => "warn",
     };
     api::telemetry::init(cli.log_format, default_level);
@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
             api::demo::run(&args).await?;
         }
         Command::Token(args) => api::admin::run(args).await?,
+        Command::Notify(args) => api::notify::run(args).await?,
     }
     Ok(())
 }

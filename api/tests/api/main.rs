@@ -8,6 +8,7 @@ mod helpers;
 mod job_status;
 mod jwt;
 mod metrics;
+mod notify;
 mod openapi;
 mod outage;
 mod report;

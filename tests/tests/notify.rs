@@ -1,0 +1,147 @@
+//! End to end: the real `pg-slo notify` with JSON logs. Each alert is written to the log once,
+//! at a level that fits its kind, and posted to the webhook once; SIGTERM stops it cleanly.
+
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tests::TestDb;
+
+fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("PG_SLO_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug/pg-slo")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_alert_is_logged_once_at_its_level_and_posted_once() {
+    let db = TestDb::new().await;
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO slo.calendar VALUES ('every_day', 'Every day', '{1,2,3,4,5,6,7}', NULL, true);
+             INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone, slack)
+             VALUES ('s1', 'Overdraft data by 03:00', 'overdrafts', 'every_day', 'UTC', '30 minutes');
+             INSERT INTO slo.slo_job VALUES ('s1', 'od-calc', '1 day 00:30', '1 day 03:00', 'calendar');",
+        )
+        .await
+        .unwrap();
+
+    let posted: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = posted.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |Json(body): Json<Value>| async move {
+            sink.lock().unwrap().push(body);
+            axum::http::StatusCode::OK
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut child = Command::new(binary())
+        .args([
+            "--log-format",
+            "json",
+            "notify",
+            "--webhook",
+            &hook,
+            "--poll-secs",
+            "1",
+        ])
+        .env("DATABASE_URL", db.url())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pg-slo runs (cargo build -p api first)");
+    let logs: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let lines = logs.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                lines.lock().unwrap().push(v);
+            }
+        }
+    });
+
+    db.client()
+        .await
+        .batch_execute(
+            "SELECT slo.raise_alerts(ARRAY['s1', 's1', 's1', 's1'],
+                                     ARRAY[date '2026-11-01', date '2026-11-01', date '2026-11-02', date '2026-11-01'],
+                                     ARRAY[time '00:00', time '00:00', time '00:00', time '00:00'],
+                                     ARRAY['late_start', 'late', 'at_risk', 'recovered'],
+                                     ARRAY['{}'::jsonb, '{}', '{}', '{}'], now())",
+        )
+        .await
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while posted.lock().unwrap().len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "posted: {:?}",
+            posted.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // SIGTERM: a clean stop.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+
+    let alert_lines: Vec<(String, String, String)> = logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|v| v["message"] == "SLO alert")
+        .map(|v| {
+            (
+                v["kind"].as_str().unwrap_or("").to_owned(),
+                v["level"].as_str().unwrap_or("").to_owned(),
+                v["business_date"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let mut got = alert_lines.clone();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("at_risk".into(), "WARN".into(), "2026-11-02".into()),
+            ("late".into(), "ERROR".into(), "2026-11-01".into()),
+            ("late_start".into(), "WARN".into(), "2026-11-01".into()),
+            ("recovered".into(), "INFO".into(), "2026-11-01".into()),
+        ],
+        "one log line per alert: {alert_lines:?}"
+    );
+    let mut kinds: Vec<String> = posted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap().to_owned())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["at_risk", "late", "late_start", "recovered"]);
+    let stopped = logs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|v| v["message"] == "pg-slo notify stopped");
+    assert!(stopped, "logs its stop");
+}
