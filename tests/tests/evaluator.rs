@@ -1,5 +1,5 @@
 //! The evaluator background worker finds lateness by itself: an SLO whose job never starts
-//! turns `late` with no event arriving and no call to `slo.evaluate()`.
+//! turns `late`, with its alerts raised, with no event arriving and no call to `slo.evaluate()`.
 //!
 //! Needs the worker configured for database `pg_slo_bgworker_test` (`scripts/test.sh` does it:
 //! `shared_preload_libraries = 'pg_slo'`, `pg_slo.databases` including that database).
@@ -86,6 +86,20 @@ async fn a_job_that_never_starts_turns_late_by_itself() {
                 .unwrap()
                 .get(0);
             assert_eq!(events, 0, "found with no event at all");
+            // The same evaluation raised its alerts (no slack: slack_breached with late).
+            let kinds: Vec<String> = client
+                .query(
+                    "SELECT kind FROM slo.alert
+                     WHERE slo_id = 'nightly' AND business_date = (now() AT TIME ZONE 'UTC')::date - 1
+                     ORDER BY kind",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(kinds, ["late", "late_start", "slack_breached"]);
             break;
         }
         assert!(
