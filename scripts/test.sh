@@ -2,7 +2,8 @@
 # The test command: installs what the build needs (skipping what is there), installs the
 # extension into the local PostgreSQL, and runs every test tier:
 #   1. formatting and lints;
-#   2. extension tests: pg_regress against the system cluster (pg_slo/tests/pg_regress);
+#   2. extension tests: pg_regress against the system cluster (pg_slo/tests/pg_regress), and the
+#      release checks (scripts/upgrade_test.sh);
 #   3. unit tests (slo_core, api), API integration tests (api/tests, one database per test)
 #      and end-to-end tests (tests/tests, the real pg-slo binary), with cargo-nextest.
 # PostgreSQL is left running.
@@ -23,6 +24,9 @@ cargo clippy --locked -p pg_slo --all-targets -- -D warnings
 
 log "extension tests (pg_regress)"
 "$ROOT/scripts/pg_regress.sh"
+
+log "extension release checks (released scripts unchanged, upgrades keep data)"
+"$ROOT/scripts/upgrade_test.sh"
 
 log "unit, integration and end-to-end tests"
 drop_stale_test_databases
