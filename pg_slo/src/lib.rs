@@ -51,3 +51,16 @@ extension_sql_file!(
     name = "engine",
     requires = ["calendar", calendar::start_period]
 );
+
+// Trends for BI: job runs, duration trends, calendar and host effects, SLO punctuality and
+// recommended expected ends (views over set-returning SQL functions; nothing on the insert path).
+extension_sql_file!(
+    "sql/trends.sql",
+    name = "trends",
+    requires = [
+        "engine",
+        calendar::expected_instant,
+        calendar::start_period,
+        calendar_cache::is_run_date,
+    ]
+);
