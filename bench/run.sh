@@ -11,3 +11,6 @@ echo "== calendars (issue 3) =="
 echo
 echo "== engine (issue 4) =="
 "$ROOT/bench/engine.sh"
+echo
+echo "== trends (issue 7) =="
+"$ROOT/bench/trends.sh"

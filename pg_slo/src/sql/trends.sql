@@ -29,7 +29,7 @@ CREATE FUNCTION slo.last_business_day(d date, holiday_set text DEFAULT NULL) RET
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
   SELECT max(x.day)
-  FROM (SELECT (date_trunc('month', $1) + interval '1 month' - make_interval(days => k))::date AS day
+  FROM (SELECT (date_trunc('month', $1::timestamp) + interval '1 month' - make_interval(days => k))::date AS day
         FROM generate_series(1, 14) AS k) AS x
   WHERE extract(isodow FROM x.day) <= 5
     AND NOT EXISTS (SELECT 1 FROM slo.holiday h WHERE h.holiday_set = $2 AND h.holiday_date = x.day)
@@ -103,8 +103,8 @@ COMMENT ON COLUMN slo.job_run.period_start IS
   'runs of daily jobs.';
 COMMENT ON COLUMN slo.job_run.run_id IS 'The run id; a restart after a failure has a new one.';
 COMMENT ON COLUMN slo.job_run.host_id IS
-  'Where the run ran: the host of its start (the smallest host id if its starts name several; the host of any of its '
-  'events when no start came).';
+  'Where the run ran: the host of its start (the smallest host id if its starts name several; without a start, the '
+  'smallest host id of its events).';
 COMMENT ON COLUMN slo.job_run.started_at IS 'Its earliest start; NULL when no start came.';
 COMMENT ON COLUMN slo.job_run.ended_at IS
   'Its earliest succeed, or, for a failed run, its earliest fail; NULL while running.';
@@ -148,13 +148,13 @@ AS $$
     SELECT hs.holiday_set, m.month, slo.last_business_day(m.month::date, hs.holiday_set) AS last_day
     FROM (SELECT DISTINCT w.holiday_set FROM w) AS hs
     CROSS JOIN (SELECT min(w.window_from) AS lo, max(w.window_to) AS hi FROM w) AS b
-    CROSS JOIN LATERAL generate_series(date_trunc('month', b.lo::timestamp), b.hi, interval '1 month') AS m(month)
+    CROSS JOIN LATERAL generate_series(date_trunc('month', b.lo::timestamp), b.hi::timestamp, interval '1 month') AS m(month)
   ), jw AS MATERIALIZED (
     -- Each job's month-end flags, one per calendar day of its window: looked up by subtraction for
     -- each run, cheaper than a join of every run.
     SELECT w.*,
            (SELECT array_agg(d.day >= me.last_day ORDER BY d.day)
-            FROM generate_series(w.window_from, w.window_to, interval '1 day') AS d(day)
+            FROM generate_series(w.window_from::timestamp, w.window_to::timestamp, interval '1 day') AS d(day)
             JOIN month_end me ON me.holiday_set IS NOT DISTINCT FROM w.holiday_set
                              AND me.month = date_trunc('month', d.day)) AS month_end_flags
     FROM w
