@@ -115,6 +115,15 @@ COMMENT ON COLUMN slo.job_run.duration IS
   'Earliest succeed minus earliest start, for succeeded runs with a start; NULL otherwise (failed, running, no '
   'start, or a succeed stamped before the start).';
 
+-- The planner's estimate of how many runs there are. Without it, PostgreSQL guesses about a
+-- fifth of the real number of (job_id, business_date, run_id) groups and picks a spilling hash
+-- aggregate for slo.job_run over the whole history (12 s instead of 4 s for 3 million runs on the
+-- benchmark). Statistics cost nothing on insert: they are gathered by ANALYZE.
+CREATE STATISTICS slo.job_status_run_ndistinct (ndistinct) ON job_id, business_date, run_id FROM slo.job_status;
+COMMENT ON STATISTICS slo.job_status_run_ndistinct IS
+  'Distinct (job_id, business_date, run_id) combinations of slo.job_status, for the planner''s estimates of '
+  'slo.job_run (one row per such combination); gathered by ANALYZE, no cost on insert.';
+
 -- The runs of each job's window, with the calendar facts the trend views need.
 CREATE FUNCTION slo.job_runs_in_window(run_dates int DEFAULT 60, as_of date DEFAULT current_date)
 RETURNS TABLE (job_id text, app_id text, window_from date, window_to date, window_dates int,
