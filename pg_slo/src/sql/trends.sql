@@ -93,7 +93,8 @@ COMMENT ON VIEW slo.job_run IS
   'One row per job run, derived from slo.job_status: a run is the events sharing (job_id, business_date, run_id). '
   'A restart after a failure has a new run id, so it is a run of its own with its own duration. Only succeeded runs '
   'with a start have a duration: failed and still-running runs never enter duration statistics. The base of the '
-  'trend views; filter on job_id and business_date to read through the event index.';
+  'trend views. A filter on job_id (with or without business_date) reads through the event index; one on '
+  'business_date alone reads every event.';
 COMMENT ON COLUMN slo.job_run.job_id IS 'The job.';
 COMMENT ON COLUMN slo.job_run.app_id IS 'The job''s application.';
 COMMENT ON COLUMN slo.job_run.business_date IS 'The business date of the run.';
