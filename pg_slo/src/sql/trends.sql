@@ -398,7 +398,9 @@ COMMENT ON COLUMN slo.job_duration_trend.trend_duration IS 'The fitted duration 
 COMMENT ON COLUMN slo.job_duration_trend.month_end_runs IS
   'Runs with a duration on or after the last business day of their month (slo.last_business_day).';
 COMMENT ON COLUMN slo.job_duration_trend.month_end_median IS 'Median duration of the month-end runs.';
-COMMENT ON COLUMN slo.job_duration_trend.month_end_factor IS 'month_end_median / regular_median: 2 means month-end runs take twice as long.';
+COMMENT ON COLUMN slo.job_duration_trend.month_end_factor IS
+  'Median day_factor of the month-end dates (slo.job_duration_factors): 2 means a month-end date takes twice as long '
+  'as a usual day of its week; a trend does not change it.';
 COMMENT ON COLUMN slo.job_duration_trend.deadline_slo_id IS
   'The active SLO whose expected end for this job leaves the least time after its recent starts (the tightest).';
 COMMENT ON COLUMN slo.job_duration_trend.budget IS
