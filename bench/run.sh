@@ -14,3 +14,6 @@ echo "== engine (issue 4) =="
 echo
 echo "== authentication (issue 5) =="
 "$ROOT/bench/auth.sh"
+echo
+echo "== trends (issue 7) =="
+"$ROOT/bench/trends.sh"

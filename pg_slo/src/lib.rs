@@ -81,6 +81,19 @@ extension_sql_file!(
     requires = ["engine", alerts::instance_jobs]
 );
 
+// Trends for BI: job runs, duration trends, calendar and host effects, SLO punctuality and
+// recommended expected ends (views over set-returning SQL functions; nothing on the insert path).
+extension_sql_file!(
+    "sql/trends.sql",
+    name = "trends",
+    requires = [
+        "engine",
+        calendar::expected_instant,
+        calendar::start_period,
+        calendar_cache::is_run_date,
+    ]
+);
+
 // Who may post: clients, their applications and tokens, the authorization functions, and the
 // least-privilege roles with their grants. Last (`finalize`), so the grants cover every object.
 extension_sql_file!("sql/auth.sql", name = "auth", finalize);

@@ -406,6 +406,27 @@ BEGIN
 END
 $$;
 
+-- The trend views call SQL functions, which run with the caller's rights: those functions run as
+-- the extension's owner instead (they read events and definitions the BI role may not read
+-- itself), pinned search_path, callable by readers and administrators only.
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN
+    SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace = 'slo'::regnamespace
+      AND p.proname IN ('job_duration_trend', 'job_duration_effect', 'host_duration', 'host_effect',
+                        'slo_punctuality', 'slo_recommendation', 'job_runs_in_window',
+                        'job_duration_factors', 'slo_instances_in_window')
+  LOOP
+    EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, slo, pg_temp', f);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO slo_reader, slo_admin', f);
+  END LOOP;
+END
+$$;
+
 -- Administrators: read everything; write definitions, clients, tokens and what their triggers and
 -- slo.recompute maintain; events stay append-only, written by the API role alone.
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA slo TO slo_admin;

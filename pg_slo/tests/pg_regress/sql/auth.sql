@@ -101,7 +101,7 @@ WITH ins AS (
          ('overdrafts', 'od-first-seen', 'start', '2026-11-17 00:31-05', '2026-11-16', 'r1', 'h1', 'sched-east')
   ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING RETURNING 1)
 SELECT count(*) AS api_inserted FROM ins;
-SELECT count(*) FROM slo.application;
+SELECT count(*) > 0 AS api_reads_applications FROM slo.application;
 SELECT * FROM slo.denied_applications('sched-east', '{overdrafts,payments}') AS api_asks_denied;
 INSERT INTO slo.application (app_id, name) VALUES ('x', 'X');
 INSERT INTO slo.client (client_id) VALUES ('x');
@@ -124,6 +124,16 @@ SELECT job_id, app_id FROM slo.job WHERE job_id = 'od-first-seen';
 -- BI readers: views only.
 SET ROLE slo_reader;
 SELECT count(*) >= 0 AS reader_reads_the_report FROM slo.slo_performance_report;
+-- Every view of the schema, including those built on functions (the trend views).
+DO $$
+DECLARE v regclass; n bigint;
+BEGIN
+  FOR v IN SELECT c.oid::regclass FROM pg_class c
+           WHERE c.relnamespace = 'slo'::regnamespace AND c.relkind IN ('v', 'm') ORDER BY 1 LOOP
+    EXECUTE format('SELECT count(*) FROM %s', v) INTO n;
+  END LOOP;
+END $$;
+SELECT count(*) >= 0 AS reader_passes_arguments FROM slo.slo_recommendation(rate => 0.99);
 SELECT count(*) FROM slo.slo_performance;
 SELECT count(*) FROM slo.job_status;
 SELECT count(*) FROM slo.client;

@@ -26,6 +26,10 @@ FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n
 WHERE n.nspname = 'slo' AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
   AND obj_description(c.oid, 'pg_class') IS NULL
 UNION ALL
+SELECT 'statistics', s.stxname
+FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
+WHERE n.nspname = 'slo' AND obj_description(s.oid, 'pg_statistic_ext') IS NULL
+UNION ALL
 SELECT 'schema', nspname FROM pg_namespace WHERE nspname = 'slo' AND obj_description(oid, 'pg_namespace') IS NULL
 ORDER BY 1, 2;
 
