@@ -74,13 +74,6 @@ extension_sql_file!(
     ]
 );
 
-// Alerts: slo.alert, mutes, deliveries; raised by the engine and by slo.evaluate.
-extension_sql_file!(
-    "sql/alerts.sql",
-    name = "alerts",
-    requires = ["engine", alerts::instance_jobs]
-);
-
 // Trends for BI: job runs, duration trends, calendar and host effects, SLO punctuality and
 // recommended expected ends (views over set-returning SQL functions; nothing on the insert path).
 extension_sql_file!(
@@ -92,6 +85,13 @@ extension_sql_file!(
         calendar::start_period,
         calendar_cache::is_run_date,
     ]
+);
+
+// Alerts: slo.alert, mutes, deliveries; raised by the engine and by slo.evaluate.
+extension_sql_file!(
+    "sql/alerts.sql",
+    name = "alerts",
+    requires = ["engine", "trends", alerts::instance_jobs]
 );
 
 // Who may post: clients, their applications and tokens, the authorization functions, and the

@@ -236,24 +236,21 @@ COMMENT ON FUNCTION slo.instance_jobs(text, date, time) IS
   'start, its earliest success, its failed runs; NULL times for a job that has not started or not completed. No rows '
   'for an unknown or inactive SLO.';
 
--- The typical duration of a job: the median of its last `runs` successful runs (start to
--- success of the same run id) before the given business date.
+-- The typical duration of a job: the median of its last `runs` successful runs (slo.job_run:
+-- start to success of one run id) before the given business date.
 CREATE FUNCTION slo.job_typical_duration(job_id text, before_date date, runs int DEFAULT 20,
                                          OUT median_duration interval, OUT successful_runs int)
 LANGUAGE sql STABLE
 AS $$
   SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r.duration), count(*)::int
   FROM (
-    SELECT min(e.status_time) FILTER (WHERE e.status = 'succeed')
-           - min(e.status_time) FILTER (WHERE e.status = 'start') AS duration
-    FROM slo.job_status e
-    WHERE e.job_id = $1 AND e.business_date < $2 AND e.business_date >= $2 - 120
-    GROUP BY e.business_date, e.run_id
-    HAVING bool_or(e.status = 'start') AND bool_or(e.status = 'succeed')
-    ORDER BY e.business_date DESC, min(e.status_time) DESC
+    SELECT r.duration
+    FROM slo.job_run r
+    WHERE r.job_id = $1 AND r.business_date < $2 AND r.business_date >= $2 - 120
+      AND r.duration IS NOT NULL
+    ORDER BY r.business_date DESC, r.started_at DESC
     LIMIT $3
   ) r
-  WHERE r.duration >= interval '0'
 $$;
 COMMENT ON FUNCTION slo.job_typical_duration(text, date, int) IS
   'The median duration (start to success of one run id) of the job''s last `runs` successful runs on business dates '
