@@ -72,3 +72,6 @@ extension_sql_file!(
         engine::refresh_slo_days
     ]
 );
+
+// Ingest: the Kafka consumer's positions and dead letters (issue 8); plain tables.
+extension_sql_file!("sql/ingest.sql", name = "ingest", requires = ["schema"]);
