@@ -10,6 +10,8 @@ Typical use:
   pg-slo apply --dry-run examples/foxfire.toml   check the SLO definitions and show the plan
   pg-slo apply examples/foxfire.toml             ... and apply them in one transaction
   pg-slo serve                                   schedulers POST job status to /v1/job-status
+  pg-slo ingest kafka --kafka-brokers HOST:PORT  ... or publish it to Kafka, stored from there
+  pg-slo backfill history.ndjson                 load past job status from files
   pg-slo report                                  today's SLO states, late ones first
   pg-slo export -o definitions.toml              the definitions in force, as a file
 
@@ -46,6 +48,10 @@ pub enum Command {
     Report(crate::report::ReportArgs),
     /// Simulate a job scheduler: post a realistic day (a restart, a late job, one never started) through the API.
     Demo(crate::demo::DemoArgs),
+    /// Store job-status events from a message bus (Kafka), as a member of a consumer group.
+    Ingest(crate::ingest::IngestArgs),
+    /// Load job-status history from NDJSON or CSV files (or standard input) through COPY.
+    Backfill(crate::backfill::BackfillArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +82,10 @@ pub struct ServeConfig {
     /// Seconds a request waits for a database connection before it gets 503.
     #[arg(long, env = "PG_SLO_DB_TIMEOUT_SECS", default_value_t = 5)]
     pub db_timeout_secs: u64,
+
+    /// Publishing mode (phase 4): events go to Kafka instead of the database.
+    #[command(flatten)]
+    pub publish: crate::publish::PublishArgs,
 }
 
 #[cfg(test)]
@@ -105,6 +115,51 @@ mod tests {
         assert_eq!(cfg.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(cfg.pool_size, 4);
         assert_eq!(cfg.body_limit, 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn publishing_mode_and_the_ingest_consumer_take_their_kafka_settings_from_flags() {
+        let cli = Cli::try_parse_from([
+            "pg-slo",
+            "serve",
+            "--database-url",
+            "x",
+            "--publish",
+            "--kafka-brokers",
+            "k1:9092",
+            "-X",
+            "acks=all",
+        ])
+        .unwrap();
+        let Command::Serve(cfg) = cli.command else {
+            panic!("serve parses as serve");
+        };
+        assert!(cfg.publish.enabled);
+        assert_eq!(cfg.publish.kafka.kafka_brokers.as_deref(), Some("k1:9092"));
+        assert_eq!(cfg.publish.kafka.kafka_topic, crate::kafka::DEFAULT_TOPIC);
+        assert_eq!(
+            cfg.publish.kafka.kafka_properties,
+            [("acks".to_owned(), "all".to_owned())]
+        );
+        let cli = Cli::try_parse_from([
+            "pg-slo",
+            "ingest",
+            "kafka",
+            "--database-url",
+            "x",
+            "--kafka-brokers",
+            "k1:9092",
+            "--group",
+            "g1",
+            "--batch-size",
+            "50",
+        ])
+        .unwrap();
+        let Command::Ingest(args) = cli.command else {
+            panic!("ingest parses as ingest");
+        };
+        let crate::ingest::IngestSource::Kafka(k) = args.source;
+        assert_eq!((k.group.as_str(), k.batch_size), ("g1", 50));
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub enum ApiError {
     /// 503 with `Retry-After`: the database cannot be reached or is shutting down. Nothing was stored.
     #[error("database unavailable: {0:#}")]
     DatabaseUnavailable(anyhow::Error),
+    /// 503 with `Retry-After`, in publishing mode: Kafka did not acknowledge every event in time.
+    /// Some may have been published; posting the batch again is safe (duplicates are no-ops).
+    #[error("message bus unavailable: {0:#}")]
+    BusUnavailable(anyhow::Error),
     /// 500: anything else; the cause is logged, never returned.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -88,7 +92,9 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DatabaseUnavailable(_) | ApiError::BusUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -147,6 +153,14 @@ impl IntoResponse for ApiError {
                 format!("Nothing was stored. Retry after {RETRY_AFTER_SECS} seconds."),
                 None,
             ),
+            ApiError::BusUnavailable(_) => (
+                "urn:pg-slo:problem:bus-unavailable",
+                "Message bus unavailable",
+                format!(
+                    "Not every event was acknowledged by the message bus. Post the same events again after {RETRY_AFTER_SECS} seconds; repeated events are stored once."
+                ),
+                None,
+            ),
             ApiError::Internal(_) => (
                 "urn:pg-slo:problem:internal",
                 "Internal error",
@@ -166,7 +180,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, json).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let ApiError::DatabaseUnavailable(_) = self {
+        if let ApiError::DatabaseUnavailable(_) | ApiError::BusUnavailable(_) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         if status.is_server_error() {

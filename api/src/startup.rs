@@ -4,6 +4,7 @@
 use crate::config::ServeConfig;
 use crate::metrics::{self, Metrics};
 use crate::observe::observe;
+use crate::publish::Publisher;
 use crate::routes::{health, job_status};
 use crate::store;
 use axum::extract::DefaultBodyLimit;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub pool: Pool,
     pub body_limit: usize,
     pub metrics: Arc<Metrics>,
+    /// Set in publishing mode (`--publish`): events go to Kafka instead of the database.
+    pub publisher: Option<Publisher>,
 }
 
 /// The routes and their middleware.
@@ -46,6 +49,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     pool: Pool,
+    publisher: Option<Publisher>,
 }
 
 impl Application {
@@ -56,16 +60,23 @@ impl Application {
             usize::from(config.pool_size),
             Duration::from_secs(config.db_timeout_secs.max(1)),
         )?;
+        let publisher = if config.publish.enabled {
+            Some(Publisher::new(&config.publish)?)
+        } else {
+            None
+        };
         let listener = TcpListener::bind(config.listen).await?;
         let router = router(AppState {
             pool: pool.clone(),
             body_limit: config.body_limit,
             metrics: Arc::new(Metrics::new()),
+            publisher: publisher.clone(),
         });
         Ok(Application {
             listener,
             router,
             pool,
+            publisher,
         })
     }
 
@@ -82,10 +93,18 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(addr = %self.local_addr(), "pg-slo API listening");
+        let mode = if self.publisher.is_some() {
+            "publish to Kafka"
+        } else {
+            "insert"
+        };
+        tracing::info!(addr = %self.local_addr(), mode, "pg-slo API listening");
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
+        if let Some(publisher) = &self.publisher {
+            publisher.flush(Duration::from_secs(10));
+        }
         self.pool.close();
         tracing::info!("pg-slo API stopped");
         result

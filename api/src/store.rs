@@ -1,13 +1,15 @@
 //! The database: the connection pool and the job-status repository.
 //!
 //! May touch PostgreSQL and nothing else. Writes only `slo.job_status` (the API is its one
-//! writer with the ingest adapters); reads `slo.application` and `slo.job` only to explain a
-//! refused batch. Each batch is one autocommitted statement: all or nothing, and committed
-//! before the caller sees success.
+//! writer with the ingest adapters, which share [`insert_statement`]); reads `slo.application`
+//! and `slo.job` only to explain a refused batch. Each API batch is one autocommitted
+//! statement: all or nothing, and committed before the caller sees success.
 
 use crate::error::ApiError;
 use anyhow::Context;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
+};
 use slo_core::event::{ownership_violations, Ownership};
 use slo_core::JobStatusEvent;
 use std::collections::{HashMap, HashSet};
@@ -77,14 +79,26 @@ WITH e AS (
   RETURNING 1)
 SELECT (SELECT count(*) FROM ins), EXISTS (SELECT 1 FROM refused)";
 
-/// Stores a validated batch; returns how many rows were new.
+/// What the one insert statement did with a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// The batch is in: rows added, and events that were already there.
+    Stored(InsertOutcome),
+    /// Nothing was inserted: an event names an unknown application or a job of another
+    /// application. Inside a transaction, the transaction is aborted when this comes from the
+    /// foreign keys; the caller rolls back.
+    Refused,
+}
+
+/// The insert path of every writer of `slo.job_status` (the API, the Kafka consumer, the
+/// backfill): one statement, sorted by the event key, `ON CONFLICT DO NOTHING`, on any client
+/// or transaction. `client_id` is stored on every row (the authenticated sender, when known).
 #[instrument(skip_all, fields(events = events.len()))]
-pub async fn insert_events(
-    pool: &Pool,
+pub async fn insert_statement<C: GenericClient>(
+    client: &C,
     events: &[JobStatusEvent],
     client_id: Option<&str>,
-) -> Result<InsertOutcome, ApiError> {
-    let client = pool.get().await.map_err(pool_error)?;
+) -> Result<Inserted, tokio_postgres::Error> {
     let n = events.len();
     let mut app_id = Vec::with_capacity(n);
     let mut job_id = Vec::with_capacity(n);
@@ -104,10 +118,7 @@ pub async fn insert_events(
         host_id.push(e.host_id().as_str());
         period_start.push(e.period_start());
     }
-    let statement = client
-        .prepare_cached(INSERT_EVENTS)
-        .await
-        .map_err(db_error)?;
+    let statement = client.prepare_cached(INSERT_EVENTS).await?;
     let result = client
         .query_one(
             &statement,
@@ -125,40 +136,53 @@ pub async fn insert_events(
         )
         .await;
     match result {
-        Ok(row) if row.get::<_, bool>(1) => Err(explain_ownership(&client, events).await),
+        Ok(row) if row.get::<_, bool>(1) => Ok(Inserted::Refused),
         Ok(row) => {
             let accepted = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
-            Ok(InsertOutcome {
+            Ok(Inserted::Stored(InsertOutcome {
                 accepted,
                 duplicates: n as u64 - accepted,
-            })
+            }))
         }
-        Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-            Err(explain_ownership(&client, events).await)
-        }
+        Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => Ok(Inserted::Refused),
+        Err(e) => Err(e),
+    }
+}
+
+/// Stores a validated batch; returns how many rows were new.
+#[instrument(skip_all, fields(events = events.len()))]
+pub async fn insert_events(
+    pool: &Pool,
+    events: &[JobStatusEvent],
+    client_id: Option<&str>,
+) -> Result<InsertOutcome, ApiError> {
+    let client = pool.get().await.map_err(pool_error)?;
+    match insert_statement(&client, events, client_id).await {
+        Ok(Inserted::Stored(outcome)) => Ok(outcome),
+        Ok(Inserted::Refused) => Err(explain_ownership(&client, events).await),
         Err(e) => Err(db_error(e)),
     }
 }
 
-/// After a foreign-key refusal, finds which events name an unknown application or a job of
-/// another application, so the `422` can list them by index and field.
-async fn explain_ownership(
-    client: &deadpool_postgres::Client,
+/// What the database knows of the applications and jobs a batch names (for
+/// [`ownership_violations`]); read on any client or transaction.
+pub async fn load_ownership<C: GenericClient>(
+    client: &C,
     events: &[JobStatusEvent],
-) -> ApiError {
-    let apps: Vec<&str> = events.iter().map(|e| e.app_id().as_str()).collect();
-    let jobs: Vec<&str> = events.iter().map(|e| e.job_id().as_str()).collect();
+) -> Result<Ownership, tokio_postgres::Error> {
+    let mut apps: Vec<&str> = events.iter().map(|e| e.app_id().as_str()).collect();
+    let mut jobs: Vec<&str> = events.iter().map(|e| e.job_id().as_str()).collect();
+    for ids in [&mut apps, &mut jobs] {
+        ids.sort_unstable();
+        ids.dedup();
+    }
     let rows = client
         .query(
             "SELECT app_id, NULL::text FROM slo.application WHERE app_id = ANY($1) \
              UNION ALL SELECT job_id, app_id FROM slo.job WHERE job_id = ANY($2)",
             &[&apps, &jobs],
         )
-        .await;
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(e) => return db_error(e),
-    };
+        .await?;
     let mut known = Ownership {
         applications: HashSet::new(),
         job_owner: HashMap::new(),
@@ -174,6 +198,19 @@ async fn explain_ownership(
             }
         }
     }
+    Ok(known)
+}
+
+/// After a refusal, finds which events name an unknown application or a job of another
+/// application, so the `422` can list them by index and field.
+async fn explain_ownership(
+    client: &deadpool_postgres::Client,
+    events: &[JobStatusEvent],
+) -> ApiError {
+    let known = match load_ownership(client, events).await {
+        Ok(known) => known,
+        Err(e) => return db_error(e),
+    };
     let violations = ownership_violations(events, &known);
     if violations.is_empty() {
         // The definitions changed between the insert and this look: nothing to point at.
@@ -221,7 +258,20 @@ fn pool_error(e: PoolError) -> ApiError {
 /// Classifies a statement error: connection loss, shutdown, overload, failover and
 /// serialization conflicts are `503` (safe to retry: duplicates are no-ops); anything else is `500`.
 fn db_error(e: tokio_postgres::Error) -> ApiError {
-    let retryable = match e.code() {
+    let retryable = is_transient(&e);
+    let err = anyhow::Error::new(e).context("job_status statement");
+    if retryable {
+        ApiError::DatabaseUnavailable(err)
+    } else {
+        ApiError::Internal(err)
+    }
+}
+
+/// True for errors that pass by themselves: connection loss, shutdown, overload, failover,
+/// serialization conflicts and deadlocks. Retrying the same batch is then safe (duplicates are
+/// no-ops) and right.
+pub fn is_transient(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
         None => true, // connection closed, I/O error, timeout: nothing from the server
         Some(code) => {
             let c = code.code();
@@ -232,11 +282,5 @@ fn db_error(e: tokio_postgres::Error) -> ApiError {
                 || *code == SqlState::T_R_DEADLOCK_DETECTED
                 || *code == SqlState::READ_ONLY_SQL_TRANSACTION // connected to a standby after failover
         }
-    };
-    let err = anyhow::Error::new(e).context("job_status statement");
-    if retryable {
-        ApiError::DatabaseUnavailable(err)
-    } else {
-        ApiError::Internal(err)
     }
 }

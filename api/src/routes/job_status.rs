@@ -1,17 +1,20 @@
 //! `POST /v1/job-status`: one event or a batch of up to 1000, all or nothing (CONTRACT section 7).
 
 use crate::error::ApiError;
+use crate::publish::PublishOutcome;
 use crate::startup::AppState;
-use crate::store::{self, InsertOutcome};
+use crate::store;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
 
 /// Parses and validates the whole body (every problem listed), then stores it in one
-/// statement. Answers `201` only once the rows are committed.
+/// statement. Answers `201` only once the rows are committed. In publishing mode it publishes
+/// the events to Kafka instead, and answers `202` only once the broker acknowledged them all.
 #[utoipa::path(
     post,
     path = "/v1/job-status",
@@ -24,6 +27,8 @@ use chrono::Utc;
     responses(
         (status = 201, description = "Stored and committed. A repeated event is counted as a duplicate and stored once.",
          body = crate::store::InsertOutcome),
+        (status = 202, description = "Publishing mode (`pg-slo serve --publish`): every event was acknowledged by Kafka; `pg-slo ingest kafka` stores it.",
+         body = crate::publish::PublishOutcome),
         (status = 400, description = "The body is not well-formed JSON.",
          body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than the limit (2 MiB by default).",
@@ -43,7 +48,7 @@ pub async fn post_job_status(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Extension<InsertOutcome>, Json<InsertOutcome>), ApiError> {
+) -> Result<Response, ApiError> {
     require_json(&headers)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -61,6 +66,15 @@ pub async fn post_job_status(
             is_batch: rejected.is_batch,
             violations: rejected.violations,
         })?;
+    if let Some(publisher) = &state.publisher {
+        publisher
+            .publish(&batch.events)
+            .await
+            .map_err(ApiError::BusUnavailable)?;
+        let published = batch.events.len() as u64;
+        tracing::info!(published, "job status published");
+        return Ok((StatusCode::ACCEPTED, Json(PublishOutcome { published })).into_response());
+    }
     let outcome = store::insert_events(&state.pool, &batch.events, None).await?;
     tracing::info!(
         accepted = outcome.accepted,
@@ -68,7 +82,7 @@ pub async fn post_job_status(
         "job status stored"
     );
     // The outcome also travels in the response's extensions, for the metrics middleware.
-    Ok((StatusCode::CREATED, Extension(outcome), Json(outcome)))
+    Ok((StatusCode::CREATED, Extension(outcome), Json(outcome)).into_response())
 }
 
 /// A body declared as anything but JSON is refused; an undeclared one is read as JSON.

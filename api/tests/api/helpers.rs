@@ -30,6 +30,7 @@ impl TestApp {
             pool_size: 4,
             body_limit: 2 * 1024 * 1024,
             db_timeout_secs: 2,
+            publish: Default::default(),
         };
         tweak(&mut config);
         let app = Application::build(&config)
