@@ -4,7 +4,8 @@
 #   1. formatting and lints;
 #   2. extension tests: pg_regress against the system cluster (pg_slo/tests/pg_regress);
 #   3. unit tests (slo_core, api), API integration tests (api/tests, one database per test)
-#      and end-to-end tests (tests/tests, the real pg-slo binary), with cargo-nextest.
+#      and end-to-end tests (tests/tests, the real pg-slo binary), with cargo-nextest; the Kafka
+#      tests against a test broker (tansu) started here on loopback and stopped at the end.
 # PostgreSQL is left running.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -26,6 +27,8 @@ log "extension tests (pg_regress)"
 
 log "unit, integration and end-to-end tests"
 drop_stale_test_databases
+trap stop_test_broker EXIT
+start_test_broker
 cargo build --locked -p api --bin pg-slo
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast
