@@ -5,9 +5,13 @@
 source "$(dirname "$0")/../scripts/lib.sh"
 ensure_prerequisites
 install_extension --release
+(cd "$ROOT" && cargo build --release --locked -p api)
 echo
 echo "== calendars (issue 3) =="
 "$ROOT/bench/calendar.sh"
 echo
 echo "== engine (issue 4) =="
 "$ROOT/bench/engine.sh"
+echo
+echo "== backfill (issue 8) =="
+"$ROOT/bench/backfill.sh"
