@@ -4,6 +4,7 @@
 mod definitions;
 mod demo;
 mod helpers;
+mod ingest;
 mod job_status;
 mod metrics;
 mod openapi;
