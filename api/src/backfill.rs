@@ -123,6 +123,7 @@ pub async fn run(args: &BackfillArgs) -> anyhow::Result<Summary> {
         })
         .sum();
     let progress = progress_bar(total_bytes);
+    progress.enable_steady_tick(Duration::from_millis(200));
     let pool = crate::store::build_pool(&args.db.database_url, 1, Duration::from_secs(10))?;
     crate::store::ready(&pool)
         .await
@@ -217,15 +218,15 @@ async fn load(
             rejects.write(r)?;
         }
         summary.rejected += batch.rejects.len() as u64;
-        let (stored, duplicates, refused) = load_batch(client, &batch).await?;
-        for r in &refused {
+        let loaded = load_batch(client, &batch).await?;
+        let (stored, duplicates, refused) = (loaded.stored, loaded.duplicates, &loaded.refused);
+        for r in refused {
             rejects.write(r)?;
         }
         summary.rejected += refused.len() as u64;
         summary.stored += stored;
         summary.duplicates += duplicates;
-        for e in &batch.events {
-            let d = e.business_date();
+        for d in [loaded.first, loaded.last].into_iter().flatten() {
             summary.first_business_date = Some(summary.first_business_date.map_or(d, |f| f.min(d)));
             summary.last_business_date = Some(summary.last_business_date.map_or(d, |l| l.max(d)));
         }
@@ -263,15 +264,26 @@ async fn load(
     Ok(summary)
 }
 
-/// Loads one batch in one transaction; returns (stored, duplicates, refused lines). A job
+/// What one batch did.
+#[derive(Debug, Default)]
+struct Loaded {
+    stored: u64,
+    duplicates: u64,
+    refused: Vec<Reject>,
+    /// The business dates of the events loaded (stored or duplicates).
+    first: Option<NaiveDate>,
+    last: Option<NaiveDate>,
+}
+
+/// Loads one batch in one transaction; returns what it did. A job
 /// registered concurrently under another application makes the insert fail: the batch is
 /// checked again and retried.
 async fn load_batch(
     client: &mut deadpool_postgres::Client,
     batch: &Batch,
-) -> anyhow::Result<(u64, u64, Vec<Reject>)> {
+) -> anyhow::Result<Loaded> {
     if batch.events.is_empty() {
-        return Ok((0, 0, Vec::new()));
+        return Ok(Loaded::default());
     }
     let mut tries = 0;
     loop {
@@ -296,7 +308,7 @@ async fn load_batch(
 async fn try_load_batch(
     client: &deadpool_postgres::Transaction<'_>,
     batch: &Batch,
-) -> Result<(u64, u64, Vec<Reject>), tokio_postgres::Error> {
+) -> Result<Loaded, tokio_postgres::Error> {
     // The ownership rule, inside the transaction.
     let known = load_ownership(client, &batch.events).await?;
     let violations = ownership_violations(&batch.events, &known);
@@ -331,10 +343,14 @@ async fn try_load_batch(
     );
     tokio::pin!(writer);
     let mut staged = 0u64;
+    let (mut first, mut last): (Option<NaiveDate>, Option<NaiveDate>) = (None, None);
     for (e, refused) in batch.events.iter().zip(&refused_at) {
         if *refused {
             continue;
         }
+        let d = e.business_date();
+        first = Some(first.map_or(d, |f| f.min(d)));
+        last = Some(last.map_or(d, |l| l.max(d)));
         let (time, date, period) = (e.status_time(), e.business_date(), e.period_start());
         let row: [&(dyn ToSql + Sync); 8] = [
             &e.app_id().as_str(),
@@ -363,7 +379,13 @@ async fn try_load_batch(
             &[],
         )
         .await?;
-    Ok((stored, staged - stored, refused))
+    Ok(Loaded {
+        stored,
+        duplicates: staged - stored,
+        refused,
+        first,
+        last,
+    })
 }
 
 /// The reject file, created at the first refused line.
