@@ -317,6 +317,9 @@ fn store_with_retry(
 ) -> Option<BatchOutcome> {
     let mut backoff = Duration::from_millis(200);
     let mut failures = 0u32;
+    // A concurrent registration is checked again at once, a few times; more (which the checks
+    // should make impossible) waits like any other refusal instead of spinning.
+    let mut ownership_changes = 0u32;
     loop {
         let result = runtime.block_on(store_batch(pool, &settings.group, &settings.topic, batch));
         let err = match result {
@@ -326,7 +329,8 @@ fn store_with_retry(
                 }
                 return Some(outcome);
             }
-            Err(StoreError::OwnershipChanged) => {
+            Err(StoreError::OwnershipChanged) if ownership_changes < 3 => {
+                ownership_changes += 1;
                 tracing::info!("a job's owner changed during the batch: checking it again");
                 continue;
             }
@@ -336,7 +340,8 @@ fn store_with_retry(
         match &err {
             StoreError::Database {
                 transient: false, ..
-            } => tracing::error!(
+            }
+            | StoreError::OwnershipChanged => tracing::error!(
                 error = %err, failures, retry_in_ms = backoff.as_millis() as u64,
                 "the database refused the batch; consumption is paused and the batch retried (nothing is skipped)"
             ),
