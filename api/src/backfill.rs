@@ -57,10 +57,21 @@ pub struct BackfillArgs {
     #[arg(long, default_value = "backfill-rejects.ndjson")]
     pub reject_file: PathBuf,
 
+    /// Recorded as `client_id` on every row stored (who the history comes from, for example the
+    /// scheduler's client id once authentication is on); none by default.
+    #[arg(long, value_parser = parse_client_id)]
+    pub client_id: Option<String>,
+
     /// Skip `slo.recompute` over the loaded business dates at the end (for example when loading
     /// in several runs and recomputing once at the end).
     #[arg(long)]
     pub no_recompute: bool,
+}
+
+fn parse_client_id(s: &str) -> Result<String, String> {
+    slo_core::Identifier::parse(s)
+        .map(|id| id.as_str().to_owned())
+        .map_err(|(_, message)| format!("client id {message}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -218,7 +229,7 @@ async fn load(
             rejects.write(r)?;
         }
         summary.rejected += batch.rejects.len() as u64;
-        let loaded = load_batch(client, &batch).await?;
+        let loaded = load_batch(client, &batch, args.client_id.as_deref()).await?;
         let (stored, duplicates, refused) = (loaded.stored, loaded.duplicates, &loaded.refused);
         for r in refused {
             rejects.write(r)?;
@@ -281,6 +292,7 @@ struct Loaded {
 async fn load_batch(
     client: &mut deadpool_postgres::Client,
     batch: &Batch,
+    client_id: Option<&str>,
 ) -> anyhow::Result<Loaded> {
     if batch.events.is_empty() {
         return Ok(Loaded::default());
@@ -289,7 +301,7 @@ async fn load_batch(
     loop {
         tries += 1;
         let tx = client.transaction().await?;
-        let result = match try_load_batch(&tx, batch).await {
+        let result = match try_load_batch(&tx, batch, client_id).await {
             Ok(r) => tx.commit().await.map(|()| r),
             Err(e) => Err(e), // dropping the transaction rolls it back
         };
@@ -308,6 +320,7 @@ async fn load_batch(
 async fn try_load_batch(
     client: &deadpool_postgres::Transaction<'_>,
     batch: &Batch,
+    client_id: Option<&str>,
 ) -> Result<Loaded, tokio_postgres::Error> {
     // The ownership rule, inside the transaction.
     let known = load_ownership(client, &batch.events).await?;
@@ -372,11 +385,11 @@ async fn try_load_batch(
     let stored = client
         .execute(
             "INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id) \
-             SELECT app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, NULL \
+             SELECT app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, $1::text \
              FROM pg_slo_backfill_stage \
              ORDER BY job_id, business_date, run_id, status, status_time \
              ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING",
-            &[],
+            &[&client_id],
         )
         .await?;
     Ok(Loaded {

@@ -238,13 +238,15 @@ od-calc,overdrafts,start,2026-11-17T00:30:00-05:00,2026-11-16,r1,batch01,
     );
     assert_eq!(db.events().await.len(), 2);
 
-    // A clean file: exit 0 and no reject file.
+    // A clean file: exit 0 and no reject file; the rows carry the client id given.
     let clean_rejects = dir.join("none.ndjson");
     let out = backfill(
         &db,
         &[
             "--format",
             "csv",
+            "--client-id",
+            "legacy-scheduler",
             "--reject-file",
             clean_rejects.to_str().unwrap(),
         ],
@@ -260,6 +262,12 @@ od-calc,overdrafts,start,2026-11-17T00:30:00-05:00,2026-11-16,r1,batch01,
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!clean_rejects.exists());
-    assert_eq!(db.events().await.len(), 3);
+    let events = db.events().await;
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        events[2]["client_id"], "legacy-scheduler",
+        "--client-id is recorded"
+    );
+    assert_eq!(events[0]["client_id"], Value::Null);
     std::fs::remove_dir_all(&dir).unwrap();
 }
