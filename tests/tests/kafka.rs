@@ -537,6 +537,22 @@ async fn the_api_in_publish_mode_answers_202_and_the_consumer_stores_the_event()
     let (status, body) = post(bad).await;
     assert_eq!(status, 422, "validated before publishing: {body}");
     assert_eq!(db.events().await.len(), 0, "the API itself inserts nothing");
+    // The 202 is in the API's own document, with the body it sends.
+    let doc: Value = http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let accepted = &doc["paths"]["/v1/job-status"]["post"]["responses"]["202"];
+    let schema = &accepted["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(schema, "#/components/schemas/PublishOutcome", "{accepted}");
+    assert_eq!(
+        doc["components"]["schemas"]["PublishOutcome"]["required"],
+        json!(["published"])
+    );
 
     let group = format!("g-{}", uuid::Uuid::new_v4().simple());
     let ingest = consumer(&db.url(), &topic, &group, 500);
