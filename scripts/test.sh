@@ -5,7 +5,8 @@
 #   2. extension tests: pg_regress against the system cluster (pg_slo/tests/pg_regress), and the
 #      release checks (scripts/upgrade_test.sh);
 #   3. unit tests (slo_core, api), API integration tests (api/tests, one database per test)
-#      and end-to-end tests (tests/tests, the real pg-slo binary), with cargo-nextest.
+#      and end-to-end tests (tests/tests, the real pg-slo binary), with cargo-nextest; the Kafka
+#      tests against a test broker (tansu) started here on loopback and stopped at the end.
 # PostgreSQL is left running.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -30,6 +31,8 @@ log "extension release checks (released scripts unchanged, upgrades keep data)"
 
 log "unit, integration and end-to-end tests"
 drop_stale_test_databases
+trap stop_test_broker EXIT
+start_test_broker
 cargo build --locked -p api --bin pg-slo
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast

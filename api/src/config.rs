@@ -13,6 +13,8 @@ Typical use:
   pg-slo apply --dry-run examples/foxfire.toml   check the SLO definitions and show the plan
   pg-slo apply examples/foxfire.toml             ... and apply them in one transaction
   pg-slo serve                                   schedulers POST job status to /v1/job-status
+  pg-slo ingest kafka --kafka-brokers HOST:PORT  ... or publish it to Kafka, stored from there
+  pg-slo backfill history.ndjson                 load past job status from files
   pg-slo report                                  today's SLO states, late ones first
   pg-slo notify --webhook https://pager.example  deliver alerts (late, at risk, ...) as they come
   pg-slo export -o definitions.toml              the definitions in force, as a file
@@ -54,6 +56,10 @@ pub enum Command {
     Token(TokenArgs),
     /// Deliver the alerts the database raises: one log line each, and a POST to each webhook.
     Notify(crate::notify::NotifyArgs),
+    /// Store job-status events from a message bus (Kafka), as a member of a consumer group.
+    Ingest(crate::ingest::IngestArgs),
+    /// Load job-status history from NDJSON or CSV files (or standard input) through COPY.
+    Backfill(crate::backfill::BackfillArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,6 +96,9 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub limits: LimitsConfig,
+    /// Publishing mode (phase 4): events go to Kafka instead of the database.
+    #[command(flatten)]
+    pub publish: crate::publish::PublishArgs,
 }
 
 #[cfg(test)]
@@ -169,6 +178,51 @@ mod tests {
         assert_eq!(issue.client, "sched-east");
         assert_eq!(issue.apps, vec!["overdrafts", "deposits"]);
         assert_eq!(issue.expires_in.as_deref(), Some("90d"));
+    }
+
+    #[test]
+    fn publishing_mode_and_the_ingest_consumer_take_their_kafka_settings_from_flags() {
+        let cli = Cli::try_parse_from([
+            "pg-slo",
+            "serve",
+            "--database-url",
+            "x",
+            "--publish",
+            "--kafka-brokers",
+            "k1:9092",
+            "-X",
+            "acks=all",
+        ])
+        .unwrap();
+        let Command::Serve(cfg) = cli.command else {
+            panic!("serve parses as serve");
+        };
+        assert!(cfg.publish.enabled);
+        assert_eq!(cfg.publish.kafka.kafka_brokers.as_deref(), Some("k1:9092"));
+        assert_eq!(cfg.publish.kafka.kafka_topic, crate::kafka::DEFAULT_TOPIC);
+        assert_eq!(
+            cfg.publish.kafka.kafka_properties,
+            [("acks".to_owned(), "all".to_owned())]
+        );
+        let cli = Cli::try_parse_from([
+            "pg-slo",
+            "ingest",
+            "kafka",
+            "--database-url",
+            "x",
+            "--kafka-brokers",
+            "k1:9092",
+            "--group",
+            "g1",
+            "--batch-size",
+            "50",
+        ])
+        .unwrap();
+        let Command::Ingest(args) = cli.command else {
+            panic!("ingest parses as ingest");
+        };
+        let crate::ingest::IngestSource::Kafka(k) = args.source;
+        assert_eq!((k.group.as_str(), k.batch_size), ("g1", 50));
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub enum ApiError {
     /// 503 with `Retry-After`: the request did not finish in time. The events may have been stored.
     #[error("request timed out after {secs} s")]
     Timeout { secs: u64 },
+    /// 503 with `Retry-After`, in publishing mode: Kafka did not acknowledge every event in time.
+    /// Some may have been published; posting the batch again is safe (duplicates are no-ops).
+    #[error("message bus unavailable: {0:#}")]
+    BusUnavailable(anyhow::Error),
     /// 500: anything else; the cause is logged, never returned.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -140,9 +144,9 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::DatabaseUnavailable(_) | ApiError::Timeout { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::DatabaseUnavailable(_)
+            | ApiError::Timeout { .. }
+            | ApiError::BusUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -249,6 +253,14 @@ impl IntoResponse for ApiError {
                 ),
                 None,
             ),
+            ApiError::BusUnavailable(_) => (
+                "urn:pg-slo:problem:bus-unavailable",
+                "Message bus unavailable",
+                format!(
+                    "Not every event was acknowledged by the message bus. Post the same events again after {RETRY_AFTER_SECS} seconds; repeated events are stored once."
+                ),
+                None,
+            ),
             ApiError::Internal(_) => (
                 "urn:pg-slo:problem:internal",
                 "Internal error",
@@ -269,7 +281,9 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
-            ApiError::DatabaseUnavailable(_) | ApiError::Timeout { .. } => {
+            ApiError::DatabaseUnavailable(_)
+            | ApiError::Timeout { .. }
+            | ApiError::BusUnavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             }
             ApiError::RateLimited {

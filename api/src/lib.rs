@@ -18,20 +18,28 @@
 //! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 document generated from the code.
 //! - [`report`]: `pg-slo report`, today's SLO states as a table.
 //! - [`pg_types`]: PostgreSQL `interval` for tokio-postgres.
+//! - [`kafka`]: Kafka connection settings and librdkafka's log, shared by the two below.
+//! - [`ingest`]: `pg-slo ingest kafka`, the consumer that stores events from Kafka.
+//! - [`publish`]: publishing mode of the API (`serve --publish`): events to Kafka, `202`.
+//! - [`backfill`]: `pg-slo backfill`, job-status history from NDJSON or CSV through COPY.
 
 pub mod admin;
 pub mod auth;
+pub mod backfill;
 pub mod config;
 pub mod dbconn;
 pub mod definitions;
 pub mod demo;
 pub mod error;
+pub mod ingest;
+pub mod kafka;
 pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod observe;
 pub mod openapi;
 pub mod pg_types;
+pub mod publish;
 pub mod report;
 pub mod routes;
 pub mod startup;

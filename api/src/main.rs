@@ -10,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
     // The server logs requests at info; the one-shot commands print their own output and log
     // only warnings unless RUST_LOG asks for more.
     let default_level = match cli.command {
-        Command::Serve(_) | Command::Notify(_) => "info",
+        Command::Serve(_) | Command::Notify(_) | Command::Ingest(_) => "info",
         _ => "warn",
     };
     api::telemetry::init(cli.log_format, default_level);
@@ -27,6 +27,15 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token(args) => api::admin::run(args).await?,
         Command::Notify(args) => api::notify::run(args).await?,
+        Command::Ingest(args) => api::ingest::run(&args, shutdown_signal()).await?,
+        Command::Backfill(args) => {
+            let summary = api::backfill::run(&args).await?;
+            if summary.rejected > 0 {
+                // Some lines were refused (listed in the reject file): a distinct exit code
+                // for scripts, after everything else was loaded.
+                std::process::exit(2);
+            }
+        }
     }
     Ok(())
 }

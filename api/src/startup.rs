@@ -7,6 +7,7 @@ use crate::config::ServeConfig;
 use crate::limits::{time_limit, RateLimiter};
 use crate::metrics::{self, Metrics};
 use crate::observe::observe;
+use crate::publish::Publisher;
 use crate::routes::{health, job_status};
 use crate::store;
 use axum::extract::DefaultBodyLimit;
@@ -30,6 +31,8 @@ pub struct AppState {
     /// `None`: no rate limit.
     pub rate_limiter: Option<Arc<RateLimiter>>,
     pub request_timeout: Duration,
+    /// Set in publishing mode (`--publish`): events go to Kafka instead of the database.
+    pub publisher: Option<Publisher>,
 }
 
 /// The routes and their middleware: the request's span and log line outermost, then the time
@@ -61,6 +64,7 @@ pub struct Application {
     pool: Pool,
     usage: Arc<UsageRecorder>,
     usage_reporter: JoinHandle<()>,
+    publisher: Option<Publisher>,
 }
 
 impl Application {
@@ -90,6 +94,11 @@ impl Application {
             pool.clone(),
             Duration::from_secs(config.auth.token_use_flush_secs.max(1)),
         ));
+        let publisher = if config.publish.enabled {
+            Some(Publisher::new(&config.publish)?)
+        } else {
+            None
+        };
         let listener = TcpListener::bind(config.listen).await?;
         let router = router(AppState {
             pool: pool.clone(),
@@ -102,6 +111,7 @@ impl Application {
             )
             .map(Arc::new),
             request_timeout: Duration::from_secs(config.limits.request_timeout_secs.max(1)),
+            publisher: publisher.clone(),
         });
         Ok(Application {
             listener,
@@ -109,6 +119,7 @@ impl Application {
             pool,
             usage,
             usage_reporter,
+            publisher,
         })
     }
 
@@ -125,12 +136,20 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(addr = %self.local_addr(), "pg-slo API listening");
+        let mode = if self.publisher.is_some() {
+            "publish to Kafka"
+        } else {
+            "insert"
+        };
+        tracing::info!(addr = %self.local_addr(), mode, "pg-slo API listening");
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         self.usage_reporter.abort();
         self.usage.flush(&self.pool).await;
+        if let Some(publisher) = &self.publisher {
+            publisher.flush(Duration::from_secs(10));
+        }
         self.pool.close();
         tracing::info!("pg-slo API stopped");
         result

@@ -1,13 +1,16 @@
 //! The database: the connection pool and the job-status repository.
 //!
 //! May touch PostgreSQL and nothing else. Writes only `slo.job_status` (the API is its one
-//! writer with the ingest adapters); asks `slo.denied_applications` whether the client may post
-//! the batch; reads `slo.application` and `slo.job` only to explain a refused batch. Each batch is one autocommitted statement: all or nothing, and committed
-//! before the caller sees success.
+//! writer with the ingest adapters, which share [`insert_statement`]); asks
+//! `slo.denied_applications` whether the client may post the batch; reads `slo.application` and
+//! `slo.job` only to explain a refused batch. Each API batch is one autocommitted statement: all
+//! or nothing, and committed before the caller sees success.
 
 use crate::error::ApiError;
 use anyhow::Context;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
+};
 use slo_core::event::{denied_violations, ownership_violations, Ownership};
 use slo_core::JobStatusEvent;
 use std::collections::{HashMap, HashSet};
@@ -107,15 +110,28 @@ pub enum Poster<'a> {
     Check(&'a str),
 }
 
-/// Stores a validated batch for its poster; returns how many rows were new. `403` when the
-/// extension says the client may not post for one of the batch's applications.
+/// What the one insert statement did with a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// The batch is in: rows added, and events that were already there.
+    Stored(InsertOutcome),
+    /// Nothing was inserted: an event names an unknown application or a job of another
+    /// application. Inside a transaction, the transaction is aborted when this comes from the
+    /// foreign keys; the caller rolls back.
+    Refused,
+    /// Nothing was inserted: the extension says the client may not post for these applications.
+    Denied(Vec<String>),
+}
+
+/// The insert path of every writer of `slo.job_status` (the API, the Kafka consumer, the
+/// backfill): one statement, sorted by the event key, `ON CONFLICT DO NOTHING`, on any client
+/// or transaction. The poster's client id is stored on every row.
 #[instrument(skip_all, fields(events = events.len()))]
-pub async fn insert_events(
-    pool: &Pool,
+pub async fn insert_statement<C: GenericClient>(
+    client: &C,
     events: &[JobStatusEvent],
     poster: Poster<'_>,
-) -> Result<InsertOutcome, ApiError> {
-    let client = pool.get().await.map_err(pool_error)?;
+) -> Result<Inserted, tokio_postgres::Error> {
     let n = events.len();
     let mut app_id = Vec::with_capacity(n);
     let mut job_id = Vec::with_capacity(n);
@@ -140,7 +156,7 @@ pub async fn insert_events(
         Poster::Allowed(client_id) => (INSERT_EVENTS_UNCHECKED, Some(client_id)),
         Poster::Check(client_id) => (INSERT_EVENTS_AUTHORIZED, Some(client_id)),
     };
-    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    let statement = client.prepare_cached(sql).await?;
     let result = client
         .query_one(
             &statement,
@@ -160,49 +176,101 @@ pub async fn insert_events(
     match result {
         Ok(row) => {
             let denied: Vec<String> = row.get(2);
-            if let (false, Some(client_id)) = (denied.is_empty(), client_id) {
-                return Err(ApiError::Forbidden {
-                    client_id: client_id.to_owned(),
-                    is_batch: n > 1,
-                    violations: denied_violations(events, client_id, &denied),
-                    denied,
-                });
+            if !denied.is_empty() && client_id.is_some() {
+                return Ok(Inserted::Denied(denied));
             }
             if row.get::<_, bool>(1) {
-                return Err(explain_ownership(&client, events).await);
+                return Ok(Inserted::Refused);
             }
             let accepted = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
-            Ok(InsertOutcome {
+            Ok(Inserted::Stored(InsertOutcome {
                 accepted,
                 duplicates: n as u64 - accepted,
-            })
+            }))
         }
-        Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-            Err(explain_ownership(&client, events).await)
+        Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => Ok(Inserted::Refused),
+        Err(e) => Err(e),
+    }
+}
+
+/// Stores a validated batch for its poster; returns how many rows were new. `403` when the
+/// extension says the client may not post for one of the batch's applications, `422` when an
+/// event names an unknown application or a job of another application.
+#[instrument(skip_all, fields(events = events.len()))]
+pub async fn insert_events(
+    pool: &Pool,
+    events: &[JobStatusEvent],
+    poster: Poster<'_>,
+) -> Result<InsertOutcome, ApiError> {
+    let client = pool.get().await.map_err(pool_error)?;
+    match insert_statement(&client, events, poster).await {
+        Ok(Inserted::Stored(outcome)) => Ok(outcome),
+        Ok(Inserted::Refused) => Err(explain_ownership(&client, events).await),
+        Ok(Inserted::Denied(denied)) => {
+            let client_id = match poster {
+                Poster::Check(c) | Poster::Allowed(c) => c,
+                Poster::Anonymous => "",
+            };
+            Err(ApiError::Forbidden {
+                client_id: client_id.to_owned(),
+                is_batch: events.len() > 1,
+                violations: denied_violations(events, client_id, &denied),
+                denied,
+            })
         }
         Err(e) => Err(db_error(e)),
     }
 }
 
-/// After a foreign-key refusal, finds which events name an unknown application or a job of
-/// another application, so the `422` can list them by index and field.
-async fn explain_ownership(
-    client: &deadpool_postgres::Client,
+/// Asks the extension whether `client_id` may post for every application of the batch, without
+/// storing anything (publishing mode); `403` listing the events of the applications it may not.
+pub async fn authorize(
+    pool: &Pool,
     events: &[JobStatusEvent],
-) -> ApiError {
-    let apps: Vec<&str> = events.iter().map(|e| e.app_id().as_str()).collect();
-    let jobs: Vec<&str> = events.iter().map(|e| e.job_id().as_str()).collect();
+    client_id: &str,
+) -> Result<(), ApiError> {
+    let client = pool.get().await.map_err(pool_error)?;
+    let mut apps: Vec<&str> = events.iter().map(|e| e.app_id().as_str()).collect();
+    apps.sort_unstable();
+    apps.dedup();
+    let denied: Vec<String> = client
+        .query_one(
+            "SELECT ARRAY(SELECT d.app_id FROM slo.denied_applications($1, $2) AS d(app_id) ORDER BY 1)",
+            &[&client_id, &apps],
+        )
+        .await
+        .map_err(db_error)?
+        .get(0);
+    if denied.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        client_id: client_id.to_owned(),
+        is_batch: events.len() > 1,
+        violations: denied_violations(events, client_id, &denied),
+        denied,
+    })
+}
+
+/// What the database knows of the applications and jobs a batch names (for
+/// [`ownership_violations`]); read on any client or transaction.
+pub async fn load_ownership<C: GenericClient>(
+    client: &C,
+    events: &[JobStatusEvent],
+) -> Result<Ownership, tokio_postgres::Error> {
+    let mut apps: Vec<&str> = events.iter().map(|e| e.app_id().as_str()).collect();
+    let mut jobs: Vec<&str> = events.iter().map(|e| e.job_id().as_str()).collect();
+    for ids in [&mut apps, &mut jobs] {
+        ids.sort_unstable();
+        ids.dedup();
+    }
     let rows = client
         .query(
             "SELECT app_id, NULL::text FROM slo.application WHERE app_id = ANY($1) \
              UNION ALL SELECT job_id, app_id FROM slo.job WHERE job_id = ANY($2)",
             &[&apps, &jobs],
         )
-        .await;
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(e) => return db_error(e),
-    };
+        .await?;
     let mut known = Ownership {
         applications: HashSet::new(),
         job_owner: HashMap::new(),
@@ -218,6 +286,19 @@ async fn explain_ownership(
             }
         }
     }
+    Ok(known)
+}
+
+/// After a refusal, finds which events name an unknown application or a job of another
+/// application, so the `422` can list them by index and field.
+async fn explain_ownership(
+    client: &deadpool_postgres::Client,
+    events: &[JobStatusEvent],
+) -> ApiError {
+    let known = match load_ownership(client, events).await {
+        Ok(known) => known,
+        Err(e) => return db_error(e),
+    };
     let violations = ownership_violations(events, &known);
     if violations.is_empty() {
         // The definitions changed between the insert and this look: nothing to point at.
@@ -265,7 +346,20 @@ pub(crate) fn pool_error(e: PoolError) -> ApiError {
 /// Classifies a statement error: connection loss, shutdown, overload, failover and
 /// serialization conflicts are `503` (safe to retry: duplicates are no-ops); anything else is `500`.
 pub(crate) fn db_error(e: tokio_postgres::Error) -> ApiError {
-    let retryable = match e.code() {
+    let retryable = is_transient(&e);
+    let err = anyhow::Error::new(e).context("database statement");
+    if retryable {
+        ApiError::DatabaseUnavailable(err)
+    } else {
+        ApiError::Internal(err)
+    }
+}
+
+/// True for errors that pass by themselves: connection loss, shutdown, overload, failover,
+/// serialization conflicts and deadlocks. Retrying the same batch is then safe (duplicates are
+/// no-ops) and right.
+pub fn is_transient(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
         None => true, // connection closed, I/O error, timeout: nothing from the server
         Some(code) => {
             let c = code.code();
@@ -276,11 +370,5 @@ pub(crate) fn db_error(e: tokio_postgres::Error) -> ApiError {
                 || *code == SqlState::T_R_DEADLOCK_DETECTED
                 || *code == SqlState::READ_ONLY_SQL_TRANSACTION // connected to a standby after failover
         }
-    };
-    let err = anyhow::Error::new(e).context("database statement");
-    if retryable {
-        ApiError::DatabaseUnavailable(err)
-    } else {
-        ApiError::Internal(err)
     }
 }

@@ -94,6 +94,9 @@ extension_sql_file!(
     requires = ["engine", "trends", alerts::instance_jobs]
 );
 
+// Ingest: the Kafka consumer's positions and dead letters (issue 8); plain tables.
+extension_sql_file!("sql/ingest.sql", name = "ingest", requires = ["schema"]);
+
 // Who may post: clients, their applications and tokens, the authorization functions, and the
 // least-privilege roles with their grants. Last (`finalize`), so the grants cover every object.
 extension_sql_file!("sql/auth.sql", name = "auth", finalize);

@@ -1,9 +1,19 @@
 //! Shared test support for pg_slo's service and end-to-end tests: a PostgreSQL database of
 //! its own per test, with the extension created and the brief's applications defined.
 //! Used by `api/tests` and by this crate's `tests/`.
+//!
+//! - [`TestDb`]: the database of one test; [`DbProxy`]: a TCP proxy that plays an outage.
+//! - [`kafka`]: topics and an acknowledging producer on the test broker (`PG_SLO_TEST_KAFKA`).
+//! - [`process`]: the real `pg-slo` binary as a child process, its JSON log lines collected.
+
+pub mod kafka;
+pub mod process;
 
 use serde_json::{json, Value};
 use slo_core::token::{Token, TOKEN_RANDOM_BYTES};
+use std::sync::Arc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
 
 /// The server holding the test databases; override with `PG_SLO_TEST_DATABASE_URL`.
@@ -196,4 +206,53 @@ pub fn readme_event() -> Value {
         "run_id": "run-1",
         "host_id": "batch01"
     })
+}
+
+/// A TCP proxy to PostgreSQL that a test can cut (every connection closed, new ones refused)
+/// and restore.
+pub struct DbProxy {
+    pub port: u16,
+    up: Arc<watch::Sender<bool>>,
+}
+
+impl DbProxy {
+    pub async fn start(target_host: &str, target_port: u16) -> DbProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, _) = watch::channel(true);
+        let up = Arc::new(up);
+        let target = format!("{target_host}:{target_port}");
+        let up_for_loop = up.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !*up_for_loop.borrow() {
+                    drop(inbound); // refused: the database is "down"
+                    continue;
+                }
+                let mut down = up_for_loop.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        DbProxy { port, up }
+    }
+
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
 }

@@ -2,12 +2,14 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::publish::PublishOutcome;
 use crate::startup::AppState;
-use crate::store::{self, InsertOutcome, Poster};
+use crate::store::{self, Poster};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
 use std::time::Instant;
@@ -16,7 +18,9 @@ use std::time::Instant;
 /// parses and validates the whole body (every problem listed), then stores it in one statement.
 /// Unless the extension said, within the cache bound, that the client may post for every
 /// application of the batch, that statement asks it again (`403`, nothing stored). Answers
-/// `201` only once the rows are committed.
+/// `201` only once the rows are committed. In publishing mode it asks the extension the same
+/// question first, then publishes the events to Kafka (with the client's id) instead of storing
+/// them, and answers `202` only once the broker acknowledged them all.
 #[utoipa::path(
     post,
     path = "/v1/job-status",
@@ -30,6 +34,8 @@ use std::time::Instant;
     responses(
         (status = 201, description = "Stored and committed. A repeated event is counted as a duplicate and stored once.",
          body = crate::store::InsertOutcome),
+        (status = 202, description = "Publishing mode (`pg-slo serve --publish`): every event was acknowledged by Kafka; `pg-slo ingest kafka` stores it.",
+         body = crate::publish::PublishOutcome),
         (status = 400, description = "The body is not well-formed JSON.",
          body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No token, or one that is unknown, revoked or expired (or an invalid JWT). Nothing was stored.",
@@ -48,7 +54,7 @@ use std::time::Instant;
          headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
         (status = 500, description = "An unexpected error; logged with the response's x-request-id. Nothing was stored.",
          body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database cannot be reached. Nothing was stored: post the same events again.",
+        (status = 503, description = "The database cannot be reached and nothing was stored, or, in publishing mode, the broker did not acknowledge every event. Post the same events again: a repeated event is stored once.",
          body = crate::error::Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")))
     )
@@ -58,7 +64,7 @@ pub async fn post_job_status(
     caller: Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Extension<InsertOutcome>, Json<InsertOutcome>), ApiError> {
+) -> Result<Response, ApiError> {
     if let Some(limiter) = &state.rate_limiter {
         limiter.admit(caller.rate_key(), Instant::now())?;
     }
@@ -88,6 +94,22 @@ pub async fn post_job_status(
         }
         Some(client_id) => Poster::Check(client_id),
     };
+    if let Some(publisher) = &state.publisher {
+        if let Poster::Check(client_id) = poster {
+            store::authorize(&state.pool, &batch.events, client_id).await?;
+        }
+        let client_id = match poster {
+            Poster::Anonymous => None,
+            Poster::Allowed(c) | Poster::Check(c) => Some(c),
+        };
+        publisher
+            .publish(&batch.events, client_id)
+            .await
+            .map_err(ApiError::BusUnavailable)?;
+        let published = batch.events.len() as u64;
+        tracing::info!(published, "job status published");
+        return Ok((StatusCode::ACCEPTED, Json(PublishOutcome { published })).into_response());
+    }
     let outcome = store::insert_events(&state.pool, &batch.events, poster).await?;
     tracing::info!(
         accepted = outcome.accepted,
@@ -95,7 +117,7 @@ pub async fn post_job_status(
         "job status stored"
     );
     // The outcome also travels in the response's extensions, for the metrics middleware.
-    Ok((StatusCode::CREATED, Extension(outcome), Json(outcome)))
+    Ok((StatusCode::CREATED, Extension(outcome), Json(outcome)).into_response())
 }
 
 /// A body declared as anything but JSON is refused; an undeclared one is read as JSON.

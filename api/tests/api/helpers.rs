@@ -8,10 +8,8 @@ use api::limits::LimitsConfig;
 use api::startup::Application;
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::sync::Arc;
-pub use tests::TestDb;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
+pub use tests::{DbProxy, TestDb};
+use tokio::sync::oneshot;
 
 /// The client every test app's requests come from, unless a test says otherwise.
 pub const TEST_CLIENT: &str = "test-client";
@@ -55,6 +53,7 @@ impl TestApp {
             db_timeout_secs: 2,
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            publish: Default::default(),
         };
         tweak(&mut config);
         let app = Application::build(&config)
@@ -181,53 +180,4 @@ pub fn event_with(field: &str, value: Value) -> Value {
     let mut e = event();
     e[field] = value;
     e
-}
-
-/// A TCP proxy to PostgreSQL that a test can cut (every connection closed, new ones refused)
-/// and restore.
-pub struct DbProxy {
-    pub port: u16,
-    up: Arc<watch::Sender<bool>>,
-}
-
-impl DbProxy {
-    pub async fn start(target_host: &str, target_port: u16) -> DbProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (up, _) = watch::channel(true);
-        let up = Arc::new(up);
-        let target = format!("{target_host}:{target_port}");
-        let up_for_loop = up.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                if !*up_for_loop.borrow() {
-                    drop(inbound); // refused: the database is "down"
-                    continue;
-                }
-                let mut down = up_for_loop.subscribe();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = down.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        DbProxy { port, up }
-    }
-
-    pub fn cut(&self) {
-        self.up.send_replace(false);
-    }
-
-    pub fn restore(&self) {
-        self.up.send_replace(true);
-    }
 }

@@ -266,6 +266,7 @@ async fn jwt_settings_that_cannot_be_safe_stop_the_service_from_starting() {
             db_timeout_secs: 1,
             auth: Default::default(),
             limits: Default::default(),
+            publish: Default::default(),
         };
         tweak(&mut config);
         config

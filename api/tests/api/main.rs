@@ -5,6 +5,7 @@ mod auth;
 mod definitions;
 mod demo;
 mod helpers;
+mod ingest;
 mod job_status;
 mod jwt;
 mod metrics;

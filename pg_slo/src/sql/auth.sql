@@ -392,6 +392,14 @@ GRANT EXECUTE ON FUNCTION
   slo.denied_applications(text, text[]), slo.authorize(bytea, text), slo.record_token_use(bigint[], timestamptz[])
 TO slo_api;
 
+-- The other services of the binary, which run as the same role: `pg-slo ingest kafka` (its
+-- positions and dead letters) and `pg-slo notify` (reads alerts, records their deliveries).
+GRANT SELECT, INSERT, UPDATE ON slo.ingest_position TO slo_api;
+GRANT SELECT, INSERT ON slo.ingest_dead_letter TO slo_api;
+GRANT USAGE ON SEQUENCE slo.ingest_dead_letter_dead_letter_id_seq TO slo_api;
+GRANT SELECT ON slo.alert, slo.alert_mute TO slo_api;
+GRANT SELECT, INSERT, UPDATE ON slo.alert_delivery TO slo_api;
+
 -- BI readers: every view of the schema, nothing else.
 DO $$
 DECLARE

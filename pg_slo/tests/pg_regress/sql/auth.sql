@@ -121,6 +121,15 @@ SELECT slo.evaluate();
 RESET ROLE;
 SELECT job_id, app_id FROM slo.job WHERE job_id = 'od-first-seen';
 
+-- The other services run as the API role: the Kafka consumer and the notifier.
+SELECT t AS service_table,
+       has_table_privilege('slo_api', t, 'SELECT') AS sel,
+       has_table_privilege('slo_api', t, 'INSERT') AS ins,
+       has_table_privilege('slo_api', t, 'UPDATE') AS upd,
+       has_table_privilege('slo_api', t, 'DELETE') AS del
+FROM unnest(ARRAY['slo.ingest_position', 'slo.ingest_dead_letter', 'slo.alert', 'slo.alert_delivery',
+                  'slo.slo_performance']) AS t;
+
 -- BI readers: views only.
 SET ROLE slo_reader;
 SELECT count(*) >= 0 AS reader_reads_the_report FROM slo.slo_performance_report;

@@ -1,0 +1,255 @@
+//! The consumer's repository: one poll's messages stored in ONE transaction with the consumer
+//! position (`slo.ingest_position`), the events (through the API's insert path,
+//! [`crate::store::insert_statement`]) and the dead letters (`slo.ingest_dead_letter`).
+//!
+//! May touch PostgreSQL only. Writes `slo.job_status`, `slo.ingest_position` and
+//! `slo.ingest_dead_letter`; reads `slo.application` and `slo.job` for the ownership check.
+//!
+//! Fencing: the transaction locks the position rows of the batch's partitions first and skips
+//! every message below them. A consumer that lost a partition in a rebalance and still stores
+//! its last batch, and the consumer that got it, are serialised on that row: whichever commits
+//! second finds the messages already behind the position. So a message is stored or
+//! dead-lettered once, whatever the rebalances.
+
+use super::message::{ownership_unstorable, Unstorable};
+use crate::store::{insert_statement, load_ownership, Inserted, Poster};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Pool, PoolError};
+use slo_core::event::ownership_violations;
+use slo_core::JobStatusEvent;
+use std::collections::{BTreeMap, HashMap};
+use tracing::instrument;
+
+/// One Kafka message, decoded.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub timestamp: Option<DateTime<Utc>>,
+    /// The client the API authenticated, when the API published it (publishing mode).
+    pub client_id: Option<String>,
+    pub decoded: Result<JobStatusEvent, Unstorable>,
+}
+
+/// What one stored batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Events added to `slo.job_status`.
+    pub stored: u64,
+    /// Valid events that were already there (a repeated delivery).
+    pub duplicates: u64,
+    /// Messages put in `slo.ingest_dead_letter`.
+    pub dead_lettered: u64,
+    /// Messages behind the stored position (already handled by this or another consumer).
+    pub skipped: u64,
+    /// The position of each partition after the batch: the next offset to read.
+    pub next_offsets: BTreeMap<i32, i64>,
+}
+
+/// Why a batch was not stored. Nothing of it was committed; the caller retries the same batch.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection could be had (the database is down or unreachable).
+    #[error("no database connection: {0}")]
+    Pool(#[from] PoolError),
+    /// A statement failed; `transient` says whether it passes by itself (see `store::is_transient`).
+    #[error("database error: {source}")]
+    Database {
+        source: tokio_postgres::Error,
+        transient: bool,
+    },
+    /// The ownership of a job changed between the check and the insert (a concurrent writer
+    /// registered it): check again.
+    #[error("a job was registered concurrently under another application; checking again")]
+    OwnershipChanged,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(source: tokio_postgres::Error) -> Self {
+        let transient = crate::store::is_transient(&source);
+        StoreError::Database { source, transient }
+    }
+}
+
+/// The positions of `partitions` stored for the group and topic (partitions never stored are
+/// absent).
+#[instrument(skip(pool))]
+pub async fn positions(
+    pool: &Pool,
+    group: &str,
+    topic: &str,
+    partitions: &[i32],
+) -> Result<HashMap<i32, i64>, StoreError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT partition, next_offset FROM slo.ingest_position \
+             WHERE consumer_group = $1 AND topic = $2 AND partition = ANY($3)",
+            &[&group, &topic, &partitions],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Stores one poll's messages of `topic` (any partitions, in offset order per partition) in one
+/// transaction; returns what it did. Nothing is committed on error.
+#[instrument(skip_all, fields(messages = batch.len()))]
+pub async fn store_batch(
+    pool: &Pool,
+    group: &str,
+    topic: &str,
+    batch: &[Received],
+) -> Result<BatchOutcome, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+
+    // 1. Lock the partitions' positions (creating them at 0), in partition order.
+    let mut partitions: Vec<i32> = batch.iter().map(|m| m.partition).collect();
+    partitions.sort_unstable();
+    partitions.dedup();
+    tx.execute(
+        "INSERT INTO slo.ingest_position (consumer_group, topic, partition, next_offset) \
+         SELECT $1, $2, p, 0 FROM unnest($3::int[]) AS p ORDER BY p \
+         ON CONFLICT (consumer_group, topic, partition) DO NOTHING",
+        &[&group, &topic, &partitions],
+    )
+    .await?;
+    let rows = tx
+        .query(
+            "SELECT partition, next_offset FROM slo.ingest_position \
+             WHERE consumer_group = $1 AND topic = $2 AND partition = ANY($3) \
+             ORDER BY partition FOR UPDATE",
+            &[&group, &topic, &partitions],
+        )
+        .await?;
+    let stored_at: HashMap<i32, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+
+    // 2. Skip what is behind the positions; split the rest into events and dead letters.
+    let mut outcome = BatchOutcome::default();
+    let mut fresh: Vec<&Received> = Vec::with_capacity(batch.len());
+    for m in batch {
+        if m.offset < stored_at.get(&m.partition).copied().unwrap_or(0) {
+            outcome.skipped += 1;
+        } else {
+            fresh.push(m);
+        }
+    }
+    let events: Vec<JobStatusEvent> = fresh
+        .iter()
+        .filter_map(|m| m.decoded.as_ref().ok().cloned())
+        .collect();
+
+    // 3. The ownership check, inside the transaction: refused events become dead letters.
+    let violations = if events.is_empty() {
+        Vec::new()
+    } else {
+        let known = load_ownership(&tx, &events).await?;
+        ownership_violations(&events, &known)
+    };
+    let mut refused: BTreeMap<usize, Vec<&slo_core::Violation>> = BTreeMap::new();
+    for v in &violations {
+        if let Some(i) = v.index {
+            refused.entry(i).or_default().push(v);
+        }
+    }
+    let mut dead: Vec<(&Received, Unstorable)> = Vec::new();
+    // The good events, by the client that posted them to the API (None: produced directly).
+    let mut good: BTreeMap<Option<&str>, Vec<JobStatusEvent>> = BTreeMap::new();
+    let mut event_index = 0;
+    for m in &fresh {
+        match &m.decoded {
+            Err(unstorable) => dead.push((m, unstorable.clone())),
+            Ok(event) => {
+                match refused.get(&event_index) {
+                    Some(v) => dead.push((m, ownership_unstorable(v))),
+                    None => good
+                        .entry(m.client_id.as_deref())
+                        .or_default()
+                        .push(event.clone()),
+                }
+                event_index += 1;
+            }
+        }
+    }
+
+    // 4. The events, through the API's insert path, with the client each came from (the
+    //    extension said so when the API published it; the topic is a trusted boundary).
+    for (client_id, events) in &good {
+        let poster = match client_id {
+            Some(c) => Poster::Allowed(c),
+            None => Poster::Anonymous,
+        };
+        match insert_statement(&tx, events, poster).await? {
+            Inserted::Stored(o) => {
+                outcome.stored += o.accepted;
+                outcome.duplicates += o.duplicates;
+            }
+            // The extension is not asked here (the API asked it before publishing).
+            Inserted::Refused | Inserted::Denied(_) => return Err(StoreError::OwnershipChanged),
+        }
+    }
+
+    // 5. The dead letters, once each.
+    if !dead.is_empty() {
+        outcome.dead_lettered = insert_dead_letters(&tx, group, topic, &dead).await?;
+    }
+
+    // 6. The positions move past every message of the batch.
+    for m in batch {
+        let next = outcome.next_offsets.entry(m.partition).or_insert(0);
+        *next = (*next).max(m.offset + 1);
+    }
+    let (parts, nexts): (Vec<i32>, Vec<i64>) = outcome
+        .next_offsets
+        .iter()
+        .map(|(p, n)| (*p, (*n).max(stored_at.get(p).copied().unwrap_or(0))))
+        .unzip();
+    tx.execute(
+        "UPDATE slo.ingest_position p SET next_offset = v.next_offset, updated_at = now() \
+         FROM unnest($3::int[], $4::bigint[]) AS v(partition, next_offset) \
+         WHERE p.consumer_group = $1 AND p.topic = $2 AND p.partition = v.partition \
+           AND p.next_offset < v.next_offset",
+        &[&group, &topic, &parts, &nexts],
+    )
+    .await?;
+    tx.commit().await?;
+    outcome.next_offsets = parts.into_iter().zip(nexts).collect();
+    Ok(outcome)
+}
+
+async fn insert_dead_letters<C: GenericClient>(
+    client: &C,
+    group: &str,
+    topic: &str,
+    dead: &[(&Received, Unstorable)],
+) -> Result<u64, tokio_postgres::Error> {
+    let partition: Vec<i32> = dead.iter().map(|(m, _)| m.partition).collect();
+    let offset: Vec<i64> = dead.iter().map(|(m, _)| m.offset).collect();
+    let key: Vec<Option<&[u8]>> = dead.iter().map(|(m, _)| m.key.as_deref()).collect();
+    let payload: Vec<Option<&[u8]>> = dead.iter().map(|(m, _)| m.payload.as_deref()).collect();
+    let reason: Vec<&str> = dead.iter().map(|(_, u)| u.reason.code()).collect();
+    let problems: Vec<serde_json::Value> = dead.iter().map(|(_, u)| u.problems_json()).collect();
+    let time: Vec<Option<DateTime<Utc>>> = dead.iter().map(|(m, _)| m.timestamp).collect();
+    for (m, u) in dead {
+        tracing::warn!(
+            partition = m.partition,
+            offset = m.offset,
+            reason = u.reason.code(),
+            problems = %u.problems_json(),
+            "message dead-lettered"
+        );
+    }
+    client
+        .execute(
+            "INSERT INTO slo.ingest_dead_letter \
+               (consumer_group, topic, partition, message_offset, message_key, payload, reason, problems, message_time) \
+             SELECT $1, $2, d.* FROM unnest($3::int[], $4::bigint[], $5::bytea[], $6::bytea[], $7::text[], $8::jsonb[], $9::timestamptz[]) \
+               AS d(partition, message_offset, message_key, payload, reason, problems, message_time) \
+             ORDER BY d.partition, d.message_offset \
+             ON CONFLICT ON CONSTRAINT ingest_dead_letter_message_key DO NOTHING",
+            &[&group, &topic, &partition, &offset, &key, &payload, &reason, &problems, &time],
+        )
+        .await
+}
