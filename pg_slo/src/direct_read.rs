@@ -364,6 +364,19 @@ pub(crate) fn events(
     out
 }
 
+/// The columns of `slo.slo_performance` the engine reads (the first eight) and writes (all).
+pub(crate) const PERFORMANCE_COLUMNS: [&str; 9] = [
+    "slo_id",
+    "business_date",
+    "period_start",
+    "expected_start",
+    "expected_end",
+    "actual_start",
+    "actual_end",
+    "failed_runs",
+    "updated_at",
+];
+
 /// The stored performance rows of each (slo_id, first business date, last business date) range,
 /// with their tuple ids.
 pub(crate) fn performance_rows(

@@ -51,18 +51,11 @@ pub(crate) fn write(table: pg_sys::Relation, writes: &[Write]) -> bool {
         };
         let desc = (*table).rd_att;
         let natts = (*desc).natts as usize;
-        const COLUMNS: &[&str] = &[
-            "slo_id",
-            "business_date",
-            "period_start",
-            "expected_start",
-            "expected_end",
-            "actual_start",
-            "actual_end",
-            "failed_runs",
-            "updated_at",
-        ];
-        let cols = crate::direct_read::columns(table, "slo_performance", COLUMNS);
+        let cols = crate::direct_read::columns(
+            table,
+            "slo_performance",
+            &crate::direct_read::PERFORMANCE_COLUMNS,
+        );
         let now = pg_sys::GetCurrentTransactionStartTimestamp();
         let slot = pg_sys::MakeSingleTupleTableSlot(desc, &pg_sys::TTSOpsHeapTuple);
         for w in writes {

@@ -8,6 +8,7 @@
 
 pub mod kafka;
 pub mod process;
+pub mod webhook;
 
 use serde_json::{json, Value};
 use slo_core::token::{Token, TOKEN_RANDOM_BYTES};
@@ -146,25 +147,30 @@ impl TestDb {
     }
 }
 
+/// Runs `sql` on the admin database from a `Drop`: on a runtime of its own (Drop cannot await,
+/// and the test's runtime may be shutting down); errors are ignored.
+fn run_on_drop(sql: String) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            if let Ok((client, conn)) = tokio_postgres::connect(&admin_url(), NoTls).await {
+                tokio::spawn(conn);
+                let _ = client.batch_execute(&sql).await;
+            }
+        });
+    })
+    .join();
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        // A runtime of its own: Drop cannot await, and the test's runtime may be shutting down.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&admin_url(), NoTls).await {
-                    tokio::spawn(conn);
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
+        run_on_drop(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
     }
 }
 
@@ -175,22 +181,7 @@ pub struct TestRole {
 
 impl Drop for TestRole {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&admin_url(), NoTls).await {
-                    tokio::spawn(conn);
-                    let _ = client
-                        .batch_execute(&format!("DROP ROLE IF EXISTS {name}"))
-                        .await;
-                }
-            });
-        })
-        .join();
+        run_on_drop(format!("DROP ROLE IF EXISTS {}", self.name));
     }
 }
 

@@ -6,23 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
+use tests::process::binary;
 use tests::TestDb;
-
-fn binary() -> PathBuf {
-    if let Ok(p) = std::env::var("PG_SLO_BIN") {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let bin = target.join("debug/pg-slo");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p api` first",
-        bin.display()
-    );
-    bin
-}
 
 fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/foxfire.toml")

@@ -4,27 +4,11 @@
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tests::process::binary;
 use tests::{readme_event, TestDb};
-
-fn binary() -> PathBuf {
-    if let Ok(p) = std::env::var("PG_SLO_BIN") {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let bin = target.join("debug/pg-slo");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p api` first",
-        bin.display()
-    );
-    bin
-}
 
 /// A running `pg-slo serve` with JSON logs, its log lines collected.
 struct Service {

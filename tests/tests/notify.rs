@@ -1,25 +1,14 @@
 //! End to end: the real `pg-slo notify` with JSON logs. Each alert is written to the log once,
 //! at a level that fits its kind, and posted to the webhook once; SIGTERM stops it cleanly.
 
-use axum::routing::post;
-use axum::{Json, Router};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tests::process::binary;
+use tests::webhook::Receiver;
 use tests::TestDb;
-
-fn binary() -> PathBuf {
-    if let Ok(p) = std::env::var("PG_SLO_BIN") {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug/pg-slo")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_alert_is_logged_once_at_its_level_and_posted_once() {
@@ -35,18 +24,8 @@ async fn each_alert_is_logged_once_at_its_level_and_posted_once() {
         .await
         .unwrap();
 
-    let posted: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = posted.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |Json(body): Json<Value>| async move {
-            sink.lock().unwrap().push(body);
-            axum::http::StatusCode::OK
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let receiver = Receiver::start(0).await;
+    let hook = receiver.url();
 
     let mut child = Command::new(binary())
         .args([
@@ -87,15 +66,7 @@ async fn each_alert_is_logged_once_at_its_level_and_posted_once() {
         .await
         .unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while posted.lock().unwrap().len() < 4 {
-        assert!(
-            Instant::now() < deadline,
-            "posted: {:?}",
-            posted.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    receiver.wait_for(4).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // SIGTERM: a clean stop.
     Command::new("kill")
@@ -130,9 +101,8 @@ async fn each_alert_is_logged_once_at_its_level_and_posted_once() {
         ],
         "one log line per alert: {alert_lines:?}"
     );
-    let mut kinds: Vec<String> = posted
-        .lock()
-        .unwrap()
+    let mut kinds: Vec<String> = receiver
+        .bodies()
         .iter()
         .map(|b| b["kind"].as_str().unwrap().to_owned())
         .collect();

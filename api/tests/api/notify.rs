@@ -6,105 +6,16 @@
 
 use api::dbconn::DbArgs;
 use api::notify::{Notifier, NotifyArgs};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
 use futures_util::{stream, StreamExt};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use tests::webhook::Receiver;
 use tests::TestDb;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-/// A webhook that records what it accepts; it answers 500 to the first `fail_first` posts.
-#[derive(Clone)]
-struct Receiver {
-    addr: SocketAddr,
-    accepted: Arc<Mutex<Vec<(Value, String)>>>,
-    posts: Arc<AtomicUsize>,
-}
-
-#[derive(Clone)]
-struct ReceiverState {
-    accepted: Arc<Mutex<Vec<(Value, String)>>>,
-    posts: Arc<AtomicUsize>,
-    fail_first: usize,
-}
-
-async fn receive(
-    State(s): State<ReceiverState>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> StatusCode {
-    let n = s.posts.fetch_add(1, Ordering::SeqCst);
-    if n < s.fail_first {
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    }
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    s.accepted.lock().unwrap().push((body, key));
-    StatusCode::NO_CONTENT
-}
-
-impl Receiver {
-    async fn start(fail_first: usize) -> Receiver {
-        let accepted = Arc::new(Mutex::new(Vec::new()));
-        let posts = Arc::new(AtomicUsize::new(0));
-        let app = Router::new()
-            .route("/hook", post(receive))
-            .with_state(ReceiverState {
-                accepted: accepted.clone(),
-                posts: posts.clone(),
-                fail_first,
-            });
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver {
-            addr,
-            accepted,
-            posts,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
-    }
-
-    fn alert_ids(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self
-            .accepted
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(b, _)| b["alert_id"].as_i64().unwrap())
-            .collect();
-        ids.sort();
-        ids
-    }
-
-    async fn wait_for(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.accepted.lock().unwrap().len() < n {
-            assert!(
-                Instant::now() < deadline,
-                "the webhook got {:?}, expected {n} alerts",
-                self.alert_ids()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
 
 fn settings(db: &TestDb, webhooks: &[String]) -> NotifyArgs {
     NotifyArgs {
