@@ -18,8 +18,9 @@ use crate::conv::{offset_in, period_in, time_in};
 use pgrx::datum::{Interval, Time};
 use pgrx::pg_sys;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
-use pgrx::prelude::*;
+use crate::direct_read::{scan_all, text, ReadSnapshot};
 use pgrx::spi::SpiError;
+use pgrx::FromDatum;
 use slo_core::engine::{SloDef, SloJobDef};
 use slo_core::schedule::{self, DayUnit, SloSchedule, Window};
 use std::borrow::Cow;
@@ -109,7 +110,11 @@ thread_local! {
 
 /// The definitions as the current statement's snapshot sees them.
 pub(crate) fn current() -> Rc<Definitions> {
-    at(generation())
+    let generation = generation();
+    let snapshot = ReadSnapshot::active();
+    let defs = at(generation, &snapshot);
+    snapshot.release();
+    defs
 }
 
 /// The definitions last loaded, unchecked (the latest when none were). The engine uses them to
@@ -122,34 +127,25 @@ pub(crate) fn cached() -> Rc<Definitions> {
 /// engine checks them again after waiting for its locks, as a definition change may have
 /// committed meanwhile.
 pub(crate) fn latest() -> Rc<Definitions> {
-    let snapshot = crate::direct_read::ReadSnapshot::fresh();
+    let snapshot = ReadSnapshot::fresh();
     let generation = crate::direct_read::definitions_generation();
+    let defs = at(generation, &snapshot);
     snapshot.release();
-    at(generation)
+    defs
 }
 
-/// The definitions of `generation`: the cached ones, or loaded now.
-fn at(generation: Generation) -> Rc<Definitions> {
+/// The definitions of `generation`: the cached ones, or loaded now under `snapshot` (the one
+/// `generation` was read with).
+fn at(generation: Generation, snapshot: &ReadSnapshot) -> Rc<Definitions> {
     if let Some(defs) = CACHE.with(|c| c.borrow().clone()) {
         if defs.generation == generation {
             return defs;
         }
     }
-    let defs = Rc::new(load(generation));
+    let defs = Rc::new(load(generation, snapshot));
     CACHE.with(|c| *c.borrow_mut() = Some(defs.clone()));
     defs
 }
-
-const LOAD_JOBS: &str = "SELECT job_id, app_id FROM slo.job";
-
-const LOAD_SLOS: &str = "\
-SELECT slo_id, calendar_id, time_zone, period, window_start, window_end
-FROM slo.slo WHERE active";
-
-const LOAD_SLO_JOBS: &str = "\
-SELECT j.slo_id, j.job_id, j.expected_start, j.expected_end, j.day_unit
-FROM slo.slo_job j JOIN slo.slo s ON s.slo_id = j.slo_id
-WHERE s.active";
 
 /// One SLO row as loaded, before its calendar is attached.
 #[derive(Default)]
@@ -166,55 +162,60 @@ struct SloRow {
     day_units: Vec<String>,
 }
 
-fn load(generation: Generation) -> Definitions {
-    let (job_app, rows) = Spi::connect(|client| {
-        let mut job_app = HashMap::new();
-        for row in client
-            .select(LOAD_JOBS, None, &[])
-            .unwrap_or_else(|e| spi_failed("loading slo.job", e))
-        {
-            let job: Option<String> = got(row.get(1));
-            let app: Option<String> = got(row.get(2));
-            if let (Some(job), Some(app)) = (job, app) {
-                job_app.insert(job, app);
-            }
-        }
-        let mut rows: Vec<SloRow> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        for row in client
-            .select(LOAD_SLOS, None, &[])
-            .unwrap_or_else(|e| spi_failed("loading slo.slo", e))
-        {
-            let slo_id: String = got(row.get(1)).unwrap_or_default();
-            index.insert(slo_id.clone(), rows.len());
-            rows.push(SloRow {
-                slo_id,
-                calendar_id: got(row.get(2)).unwrap_or_default(),
-                time_zone: got(row.get(3)).unwrap_or_default(),
-                period: got(row.get(4)),
-                window_start: got(row.get(5)),
-                window_end: got(row.get(6)),
-                ..SloRow::default()
-            });
-        }
-        for row in client
-            .select(LOAD_SLO_JOBS, None, &[])
-            .unwrap_or_else(|e| spi_failed("loading slo.slo_job", e))
-        {
-            let slo_id: String = got(row.get(1)).unwrap_or_default();
-            if let Some(&i) = index.get(&slo_id) {
-                let r = &mut rows[i];
-                r.job_ids.push(got(row.get(2)).unwrap_or_default());
-                r.starts
-                    .push(required(got(row.get(3)), "slo_job.expected_start"));
-                r.ends
-                    .push(required(got(row.get(4)), "slo_job.expected_end"));
-                r.day_units.push(got(row.get(5)).unwrap_or_default());
-            }
-        }
-        rows.retain(|r| !r.job_ids.is_empty());
-        (job_app, rows)
+fn load(generation: Generation, snapshot: &ReadSnapshot) -> Definitions {
+    // Read straight from the tables (a backend loads them once per generation; through SQL this
+    // cost as much as thousands of inserts).
+    let mut job_app = HashMap::new();
+    scan_all("job", &["job_id", "app_id"], snapshot, |c| {
+        job_app.insert(text(c[0]), text(c[1]));
     });
+    let mut rows: Vec<SloRow> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    const SLO_COLUMNS: &[&str] = &[
+        "slo_id",
+        "calendar_id",
+        "time_zone",
+        "period",
+        "window_start",
+        "window_end",
+        "active",
+    ];
+    scan_all("slo", SLO_COLUMNS, snapshot, |c| {
+        // SAFETY (each from_datum): the datums of these columns' types, from the scan.
+        let active = unsafe { bool::from_datum(c[6].0, c[6].1) }.unwrap_or(false);
+        if !active {
+            return;
+        }
+        let slo_id = text(c[0]);
+        index.insert(slo_id.clone(), rows.len());
+        rows.push(SloRow {
+            slo_id,
+            calendar_id: text(c[1]),
+            time_zone: text(c[2]),
+            period: unsafe { Interval::from_datum(c[3].0, c[3].1) },
+            window_start: unsafe { Time::from_datum(c[4].0, c[4].1) },
+            window_end: unsafe { Time::from_datum(c[5].0, c[5].1) },
+            ..SloRow::default()
+        });
+    });
+    const SLO_JOB_COLUMNS: &[&str] = &["slo_id", "job_id", "expected_start", "expected_end", "day_unit"];
+    scan_all("slo_job", SLO_JOB_COLUMNS, snapshot, |c| {
+        if let Some(&i) = index.get(&text(c[0])) {
+            let r = &mut rows[i];
+            r.job_ids.push(text(c[1]));
+            // SAFETY: interval columns' datums, from the scan.
+            r.starts.push(required(
+                unsafe { Interval::from_datum(c[2].0, c[2].1) },
+                "slo_job.expected_start",
+            ));
+            r.ends.push(required(
+                unsafe { Interval::from_datum(c[3].0, c[3].1) },
+                "slo_job.expected_end",
+            ));
+            r.day_units.push(text(c[4]));
+        }
+    });
+    rows.retain(|r| !r.job_ids.is_empty());
 
     let mut slos = Vec::with_capacity(rows.len());
     let mut slos_of_job: HashMap<String, Vec<usize>> = HashMap::new();
@@ -245,9 +246,6 @@ fn required<T>(v: Option<T>, column: &str) -> T {
     })
 }
 
-fn got<T>(r: Result<T, SpiError>) -> T {
-    r.unwrap_or_else(|e| spi_failed("reading the definitions", e))
-}
 
 /// Builds an SLO as the engine takes it; a definition the checks should have refused raises,
 /// naming the SLO and the field.

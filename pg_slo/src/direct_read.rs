@@ -302,7 +302,7 @@ impl TextDateScan {
     }
 }
 
-fn text(d: (pg_sys::Datum, bool)) -> String {
+pub(crate) fn text(d: (pg_sys::Datum, bool)) -> String {
     // SAFETY: a text column's datum from a slot.
     unsafe { String::from_datum(d.0, d.1) }.unwrap_or_default()
 }
@@ -416,6 +416,47 @@ pub(crate) fn performance_rows(
     }
     scan.close();
     out
+}
+
+/// Calls `f` with the wanted columns (datum, is-null) of every row of `slo.<table>` that
+/// `snapshot` sees (a sequential scan: for the definition tables, read whole into the cache).
+pub(crate) fn scan_all(
+    table: &'static str,
+    wanted: &'static [&'static str],
+    snapshot: &ReadSnapshot,
+    mut f: impl FnMut(&[(pg_sys::Datum, bool)]),
+) {
+    let rel = open(table);
+    let mut values = Vec::with_capacity(wanted.len());
+    // SAFETY: a heap scan of an open relation under a registered snapshot; the scan and the
+    // relation are closed before returning (or released by the transaction's abort).
+    unsafe {
+        let cols = columns(rel, table, wanted);
+        let desc = (*rel).rd_att;
+        let scan = pg_sys::systable_beginscan(
+            rel,
+            pg_sys::InvalidOid,
+            false,
+            snapshot.snapshot,
+            0,
+            std::ptr::null_mut(),
+        );
+        loop {
+            let tuple = pg_sys::systable_getnext(scan);
+            if tuple.is_null() {
+                break;
+            }
+            values.clear();
+            for &c in &cols {
+                let mut is_null = false;
+                let d = pg_sys::heap_getattr(tuple, c as i32 + 1, desc, &mut is_null);
+                values.push((d, is_null));
+            }
+            f(&values);
+        }
+        pg_sys::systable_endscan(scan);
+        pg_sys::relation_close(rel, LOCK);
+    }
 }
 
 /// The generation in `slo.definitions_generation` as the active snapshot sees it, and the
