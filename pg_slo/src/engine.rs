@@ -17,6 +17,13 @@
 //! COMMITTED, so each recompute sees every event committed before it; under REPEATABLE READ the
 //! upsert raises a serialization failure rather than lose an update.
 //!
+//! Integrity: every event's job exists and belongs to its application. The trigger checks each
+//! statement's (job, application) pairs against the definitions as committed after the insert's
+//! lock was granted, and `slo.register_jobs` registers or refuses the pairs it does not know; a
+//! job that has events cannot be deleted or changed (`slo.job_keep_events`, which waits for the
+//! inserts in flight). This replaces a foreign key, whose per-row check cost as much as this
+//! whole trigger.
+//!
 //! May read `slo.job_status` and the definitions; writes `slo.slo_performance`, and `slo.job`
 //! through `slo.register_jobs`.
 
@@ -123,9 +130,12 @@ fn job_status_after_insert<'a>(
     if rows.job_days.is_empty() {
         return Ok(None);
     }
-    let mut defs = definitions::cached();
+    // The definitions as committed now, after this insert's lock on slo.job_status was granted:
+    // a change of a job waits for that lock (slo.job_keep_events), so none can slip between
+    // this check and the commit.
+    let mut defs = definitions::latest();
 
-    // Jobs the cache does not know under the sent application: register or refuse them (an
+    // Jobs the definitions do not know under the sent application: register or refuse them (an
     // unknown application, a job of another application), then take the definitions as they
     // are now, so the next statement finds the jobs in the cache.
     let unknown: Vec<&(String, String)> = rows

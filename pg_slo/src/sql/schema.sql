@@ -166,11 +166,13 @@ CREATE TABLE slo.job_status (
   CONSTRAINT job_status_client_id_check CHECK (slo.is_identifier(client_id)),
   -- A second delivery of the same event is a no-op: writers insert with
   -- ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING.
-  CONSTRAINT job_status_event_key UNIQUE (job_id, business_date, run_id, status, status_time),
-  -- Deferred: the statement trigger of engine.sql registers unknown jobs first. It also refuses
-  -- an unknown application; the job's own key to slo.application makes this key enough.
-  CONSTRAINT job_status_job_fkey FOREIGN KEY (job_id, app_id) REFERENCES slo.job (job_id, app_id)
-    DEFERRABLE INITIALLY DEFERRED
+  CONSTRAINT job_status_event_key UNIQUE (job_id, business_date, run_id, status, status_time)
+  -- Every event's job exists and belongs to its application: the engine's statement trigger
+  -- (engine.sql) checks each statement's (job, application) pairs, registers unknown jobs of
+  -- known applications and refuses the rest (slo.register_jobs); and a job with events cannot be
+  -- deleted, renamed or moved to another application (slo.job_keep_events below). Not a foreign
+  -- key: its per-row check, and the row lock it takes on the job, cost an insert a fifth of its
+  -- time; the trigger checks a statement's pairs against its cache of slo.job instead.
 );
 COMMENT ON TABLE slo.job_status IS
   'Job status events, append-only, written by the API and the ingest adapters. A second delivery of the same '
@@ -236,7 +238,80 @@ $$;
 COMMENT ON FUNCTION slo.register_jobs(text[], text[]) IS
   'Registers the unknown jobs among (jobs[i], apps[i]) under their known application (name = job id); refuses an '
   'unknown application (foreign_key_violation, constraint job_status_app_id_fkey) and a job named under another '
-  'application (foreign_key_violation on job_status_job_fkey). Called by the trigger on slo.job_status.';
+  'application (foreign_key_violation, constraint job_status_job_fkey). Called by the trigger on slo.job_status '
+  'for the pairs its cache of slo.job does not hold.';
+
+-- A job keeps its events: deleting a job that has events, or changing its id or application, is
+-- refused, as a foreign key from slo.job_status would. Inserters of events hold ROW EXCLUSIVE on
+-- slo.job_status for their whole transaction; the check first takes SHARE on it, so it waits
+-- for every insert in flight to commit (and holds new ones until it commits), and then sees all
+-- their events. An insert that waited sees the change: the trigger of slo.job_status checks the
+-- definitions as committed after its insert's lock was granted.
+CREATE FUNCTION slo.job_keep_events() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  bad record;
+BEGIN
+  LOCK TABLE slo.job_status IN SHARE MODE;
+  IF TG_OP = 'TRUNCATE' THEN
+    IF EXISTS (SELECT 1 FROM slo.job_status) THEN
+      RAISE EXCEPTION 'cannot truncate slo.job: slo.job_status holds events of its jobs'
+        USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'job_status_job_fkey', TABLE = 'job', SCHEMA = 'slo';
+    END IF;
+    RETURN NULL;
+  END IF;
+  SELECT o.job_id, o.app_id INTO bad
+  FROM old_rows o
+  WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.job_id = o.job_id AND n.app_id = o.app_id)
+    AND EXISTS (SELECT 1 FROM slo.job_status e WHERE e.job_id = o.job_id)
+  ORDER BY o.job_id
+  LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'job % of application % has events: it cannot be deleted, renamed or moved to another application',
+                    bad.job_id, bad.app_id
+      USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'job_status_job_fkey', TABLE = 'job', SCHEMA = 'slo';
+  END IF;
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION slo.job_keep_events() IS
+  'Trigger of slo.job: refuses deleting a job that has events, changing its id or its application, or truncating '
+  'slo.job while slo.job_status has rows (foreign_key_violation, constraint job_status_job_fkey).';
+
+-- The same function for both: a deletion has no new rows (an empty table stands in for them).
+CREATE FUNCTION slo.job_deleted_keep_events() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  bad record;
+BEGIN
+  LOCK TABLE slo.job_status IN SHARE MODE;
+  SELECT o.job_id, o.app_id INTO bad
+  FROM old_rows o
+  WHERE EXISTS (SELECT 1 FROM slo.job_status e WHERE e.job_id = o.job_id)
+  ORDER BY o.job_id
+  LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'job % of application % has events: it cannot be deleted, renamed or moved to another application',
+                    bad.job_id, bad.app_id
+      USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'job_status_job_fkey', TABLE = 'job', SCHEMA = 'slo';
+  END IF;
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION slo.job_deleted_keep_events() IS
+  'Trigger of slo.job: refuses deleting a job that has events (foreign_key_violation, constraint job_status_job_fkey).';
+
+CREATE TRIGGER job_updated_keep_events AFTER UPDATE ON slo.job
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.job_keep_events();
+CREATE TRIGGER job_deleted_keep_events AFTER DELETE ON slo.job
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.job_deleted_keep_events();
+CREATE TRIGGER job_truncated_keep_events BEFORE TRUNCATE ON slo.job
+  FOR EACH STATEMENT EXECUTE FUNCTION slo.job_keep_events();
+COMMENT ON TRIGGER job_updated_keep_events ON slo.job IS 'A job with events keeps its id and its application.';
+COMMENT ON TRIGGER job_deleted_keep_events ON slo.job IS 'A job with events cannot be deleted.';
+COMMENT ON TRIGGER job_truncated_keep_events ON slo.job IS 'slo.job cannot be truncated while events exist.';
 
 -- ----------------------------------------------------------------------------
 -- pg_dump keeps these rows (they are extension members otherwise skipped).

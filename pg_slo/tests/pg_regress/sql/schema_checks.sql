@@ -70,9 +70,17 @@ SELECT job_id, app_id, name FROM slo.job ORDER BY job_id;
 -- ...and from then on belongs to it.
 INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id)
 VALUES ('deposits', 'dss-load', 'succeed', '2026-11-17 04:40-05', '2026-11-16', 'r1', 'h1');
--- A job with events cannot be deleted, nor an application with jobs.
+-- A job with events cannot be deleted, renamed or moved to another application, nor slo.job
+-- truncated; nor an application with jobs deleted. A job without events can.
 DELETE FROM slo.job WHERE job_id = 'dss-load';
+UPDATE slo.job SET app_id = 'deposits' WHERE job_id = 'dss-load';
+UPDATE slo.job SET job_id = 'dss-load-2' WHERE job_id = 'dss-load';
+UPDATE slo.job SET name = 'Load decision support' WHERE job_id = 'dss-load';
+TRUNCATE slo.job CASCADE;
 DELETE FROM slo.application WHERE app_id = 'overdrafts';
+INSERT INTO slo.job VALUES ('never-ran', 'overdrafts', 'No events yet');
+DELETE FROM slo.job WHERE job_id = 'never-ran';
+SELECT job_id, app_id, name FROM slo.job ORDER BY job_id;
 SELECT app_id, job_id, status, status_time AT TIME ZONE 'UTC' AS status_time_utc, business_date,
        run_id, host_id, period_start, received_at IS NOT NULL AS has_received_at, client_id
 FROM slo.job_status;
