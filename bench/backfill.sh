@@ -23,6 +23,9 @@ psql -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATAB
 trap 'psql -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; rm -f $FILE /tmp/pg_slo_bench_events.csv /tmp/pg_slo_bench_rejects.ndjson' EXIT
 psql -d "$DB" -q -v ON_ERROR_STOP=1 -f "$here/engine.sql" >/dev/null
 psql -d "$DB" -q -v ON_ERROR_STOP=1 <<SQL
+-- The client the history is posted as (pg-slo backfill --client-id), allowed the bench application.
+INSERT INTO slo.client (client_id) VALUES ('bench-history');
+INSERT INTO slo.client_application (client_id, app_id) VALUES ('bench-history', 'bench');
 COPY (
   SELECT 'bench' AS app_id, 'job-' || j AS job_id, s.status,
          to_char(((d + interval '1 day' + make_interval(mins => 30 + 60 * (j % 3) + s.offset_min))::timestamp
@@ -49,7 +52,7 @@ plain=$(ms "COPY bench_plain ($cols) FROM '$FILE' WITH (FORMAT csv, HEADER);")
 engine=$(ms "COPY slo.job_status ($cols) FROM '$FILE' WITH (FORMAT csv, HEADER);")
 empty
 start=$(date +%s%N)
-"$BIN" backfill "$FILE" --no-recompute --reject-file /tmp/pg_slo_bench_rejects.ndjson \
+"$BIN" backfill "$FILE" --no-recompute --client-id bench-history --reject-file /tmp/pg_slo_bench_rejects.ndjson \
   --database-url "host=$PGHOST port=$PGPORT user=$PGUSER dbname=$DB" | sed 's/^/   /'
 backfill=$(( ($(date +%s%N) - start) / 1000000 ))
 perf=$(psql -d "$DB" -tAc "SELECT count(*) FROM slo.slo_performance")

@@ -13,14 +13,15 @@
 //! duplicate rule holds and the engine's statement trigger runs once per batch, set-based.
 //! An interrupted backfill can be run again: what was loaded is counted as duplicates.
 
+use crate::auth::writer::{WriterAuthArgs, WriterIdentity};
 use crate::dbconn::DbArgs;
-use crate::store::load_ownership;
+use crate::store::{denied_applications, load_ownership};
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Map, Value};
-use slo_core::event::{ownership_violations, EVENT_FIELDS};
+use slo_core::event::{denied_violations, ownership_violations, EVENT_FIELDS};
 use slo_core::JobStatusEvent;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -57,21 +58,16 @@ pub struct BackfillArgs {
     #[arg(long, default_value = "backfill-rejects.ndjson")]
     pub reject_file: PathBuf,
 
-    /// Recorded as `client_id` on every row stored (who the history comes from, for example the
-    /// scheduler's client id once authentication is on); none by default.
-    #[arg(long, value_parser = parse_client_id)]
-    pub client_id: Option<String>,
+    /// Who the history is posted as (for example the scheduler's client): stored as `client_id`
+    /// on every row; lines of applications the client may not post for are refused (rule
+    /// `application_not_allowed`, as the API's `403`).
+    #[command(flatten)]
+    pub auth: WriterAuthArgs,
 
     /// Skip `slo.recompute` over the loaded business dates at the end (for example when loading
     /// in several runs and recomputing once at the end).
     #[arg(long)]
     pub no_recompute: bool,
-}
-
-fn parse_client_id(s: &str) -> Result<String, String> {
-    slo_core::Identifier::parse(s)
-        .map(|id| id.as_str().to_owned())
-        .map_err(|(_, message)| format!("client id {message}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,6 +121,7 @@ struct Batch {
 
 /// Runs the command: prints the summary on standard output and returns it.
 pub async fn run(args: &BackfillArgs) -> anyhow::Result<Summary> {
+    let identity = args.auth.identity("pg-slo backfill")?;
     let inputs = inputs(args)?;
     let total_bytes: Option<u64> = inputs
         .iter()
@@ -140,7 +137,7 @@ pub async fn run(args: &BackfillArgs) -> anyhow::Result<Summary> {
         .await
         .context("the database (DATABASE_URL) cannot be used")?;
     let mut client = pool.get().await.context("connecting to the database")?;
-    let summary = load(&mut client, args, inputs, progress.clone()).await?;
+    let summary = load(&mut client, args, &identity, inputs, progress.clone()).await?;
     progress.finish_and_clear();
     print_summary(&summary, &args.reject_file);
     Ok(summary)
@@ -202,6 +199,7 @@ fn progress_bar(total_bytes: Option<u64>) -> ProgressBar {
 async fn load(
     client: &mut deadpool_postgres::Client,
     args: &BackfillArgs,
+    identity: &WriterIdentity,
     inputs: Vec<(Option<PathBuf>, Format)>,
     progress: ProgressBar,
 ) -> anyhow::Result<Summary> {
@@ -229,7 +227,7 @@ async fn load(
             rejects.write(r)?;
         }
         summary.rejected += batch.rejects.len() as u64;
-        let loaded = load_batch(client, &batch, args.client_id.as_deref()).await?;
+        let loaded = load_batch(client, &batch, identity).await?;
         let (stored, duplicates, refused) = (loaded.stored, loaded.duplicates, &loaded.refused);
         for r in refused {
             rejects.write(r)?;
@@ -292,7 +290,7 @@ struct Loaded {
 async fn load_batch(
     client: &mut deadpool_postgres::Client,
     batch: &Batch,
-    client_id: Option<&str>,
+    identity: &WriterIdentity,
 ) -> anyhow::Result<Loaded> {
     if batch.events.is_empty() {
         return Ok(Loaded::default());
@@ -301,7 +299,7 @@ async fn load_batch(
     loop {
         tries += 1;
         let tx = client.transaction().await?;
-        let result = match try_load_batch(&tx, batch, client_id).await {
+        let result = match try_load_batch(&tx, batch, identity).await {
             Ok(r) => tx.commit().await.map(|()| r),
             Err(e) => Err(e), // dropping the transaction rolls it back
         };
@@ -320,21 +318,33 @@ async fn load_batch(
 async fn try_load_batch(
     client: &deadpool_postgres::Transaction<'_>,
     batch: &Batch,
-    client_id: Option<&str>,
+    identity: &WriterIdentity,
 ) -> Result<Loaded, tokio_postgres::Error> {
-    // The ownership rule, inside the transaction.
+    // The ownership rule and the client's applications, inside the transaction.
     let known = load_ownership(client, &batch.events).await?;
-    let violations = ownership_violations(&batch.events, &known);
+    let mut violations = ownership_violations(&batch.events, &known);
+    let client_id = identity.client_id();
+    if let Some(c) = client_id {
+        let denied = denied_applications(client, c, &batch.events).await?;
+        violations.extend(denied_violations(&batch.events, c, &denied));
+    }
     let mut refused_at = vec![false; batch.events.len()];
-    let mut refused = Vec::new();
+    let mut problems: std::collections::BTreeMap<usize, Vec<Value>> = Default::default();
     for v in &violations {
         let Some(i) = v.index else { continue };
         refused_at[i] = true;
-        refused.push(Reject {
-            origin: batch.origins[i].clone(),
-            problems: json!([{"field": v.field, "rule": v.rule.code(), "message": v.message}]),
-        });
+        problems
+            .entry(i)
+            .or_default()
+            .push(json!({"field": v.field, "rule": v.rule.code(), "message": v.message}));
     }
+    let refused: Vec<Reject> = problems
+        .into_iter()
+        .map(|(i, p)| Reject {
+            origin: batch.origins[i].clone(),
+            problems: Value::Array(p),
+        })
+        .collect();
     let sink = client
         .copy_in(
             "COPY pg_slo_backfill_stage (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start) \

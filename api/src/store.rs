@@ -230,17 +230,9 @@ pub async fn authorize(
     client_id: &str,
 ) -> Result<(), ApiError> {
     let client = pool.get().await.map_err(pool_error)?;
-    let mut apps: Vec<&str> = events.iter().map(|e| e.app_id().as_str()).collect();
-    apps.sort_unstable();
-    apps.dedup();
-    let denied: Vec<String> = client
-        .query_one(
-            "SELECT ARRAY(SELECT d.app_id FROM slo.denied_applications($1, $2) AS d(app_id) ORDER BY 1)",
-            &[&client_id, &apps],
-        )
+    let denied = denied_applications(&client, client_id, events)
         .await
-        .map_err(db_error)?
-        .get(0);
+        .map_err(db_error)?;
     if denied.is_empty() {
         return Ok(());
     }
@@ -250,6 +242,26 @@ pub async fn authorize(
         violations: denied_violations(events, client_id, &denied),
         denied,
     })
+}
+
+/// The applications of `events` that the extension says `client_id` may not post for
+/// (`slo.denied_applications`), sorted; empty when it may post them all. On any client or
+/// transaction.
+pub async fn denied_applications<C: GenericClient>(
+    client: &C,
+    client_id: &str,
+    events: &[JobStatusEvent],
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let mut apps: Vec<&str> = events.iter().map(|e| e.app_id().as_str()).collect();
+    apps.sort_unstable();
+    apps.dedup();
+    let row = client
+        .query_one(
+            "SELECT ARRAY(SELECT d.app_id FROM slo.denied_applications($1, $2) AS d(app_id) ORDER BY 1)",
+            &[&client_id, &apps],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 /// What the database knows of the applications and jobs a batch names (for

@@ -15,10 +15,10 @@
 
 use crate::calendar::raise;
 use crate::conv::{offset_in, period_in, time_in};
+use crate::direct_read::{scan_all, text, ReadSnapshot};
 use pgrx::datum::{Interval, Time};
 use pgrx::pg_sys;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
-use crate::direct_read::{scan_all, text, ReadSnapshot};
 use pgrx::spi::SpiError;
 use pgrx::FromDatum;
 use slo_core::engine::{SloDef, SloJobDef};
@@ -198,7 +198,13 @@ fn load(generation: Generation, snapshot: &ReadSnapshot) -> Definitions {
             ..SloRow::default()
         });
     });
-    const SLO_JOB_COLUMNS: &[&str] = &["slo_id", "job_id", "expected_start", "expected_end", "day_unit"];
+    const SLO_JOB_COLUMNS: &[&str] = &[
+        "slo_id",
+        "job_id",
+        "expected_start",
+        "expected_end",
+        "day_unit",
+    ];
     scan_all("slo_job", SLO_JOB_COLUMNS, snapshot, |c| {
         if let Some(&i) = index.get(&text(c[0])) {
             let r = &mut rows[i];
@@ -245,7 +251,6 @@ fn required<T>(v: Option<T>, column: &str) -> T {
         )
     })
 }
-
 
 /// Builds an SLO as the engine takes it; a definition the checks should have refused raises,
 /// naming the SLO and the field.

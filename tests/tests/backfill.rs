@@ -82,6 +82,11 @@ async fn a_backfill_counts_good_duplicate_and_bad_lines_and_writes_the_bad_ones_
     unknown_app["app_id"] = json!("payments");
     let mut other_app = event("r6", "start", "2026-11-17T00:30:00-05:00");
     other_app["app_id"] = json!("deposits");
+    let mut not_granted = event("r7", "start", "2026-11-17T00:30:00-05:00");
+    not_granted["app_id"] = json!("deposits");
+    not_granted["job_id"] = json!("dep-new");
+    // The history is posted as a client that may post for overdrafts only.
+    db.issue_token("history", &["overdrafts"]).await;
     // d is stored already (by the API, say): the backfill counts it as a duplicate.
     client
         .execute(
@@ -104,6 +109,7 @@ async fn a_backfill_counts_good_duplicate_and_bad_lines_and_writes_the_bad_ones_
         other_app.to_string(),      // 10 job of another application
         c.to_string(),              // 11 duplicate of 4
         e.to_string(),              // 12 good
+        not_granted.to_string(),    // 13 an application the client may not post for
     ];
     let dir =
         std::env::temp_dir().join(format!("pg-slo-backfill-{}", uuid::Uuid::new_v4().simple()));
@@ -117,6 +123,8 @@ async fn a_backfill_counts_good_duplicate_and_bad_lines_and_writes_the_bad_ones_
         "3",
         "--reject-file",
         reject_file.to_str().unwrap(),
+        "--client-id",
+        "history",
     ];
 
     let out = backfill(&db, &args, None);
@@ -128,7 +136,7 @@ async fn a_backfill_counts_good_duplicate_and_bad_lines_and_writes_the_bad_ones_
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("read 11: stored 4, duplicates 3, rejected 4"),
+        stdout.contains("read 12: stored 4, duplicates 3, rejected 5"),
         "{stdout}"
     );
     assert_eq!(
@@ -137,7 +145,14 @@ async fn a_backfill_counts_good_duplicate_and_bad_lines_and_writes_the_bad_ones_
             (3, vec!["malformed_json".to_owned()]),
             (7, vec!["unknown_status".to_owned()]),
             (9, vec!["unknown_application".to_owned()]),
-            (10, vec!["job_of_other_application".to_owned()]),
+            (
+                10,
+                vec![
+                    "job_of_other_application".to_owned(),
+                    "application_not_allowed".to_owned()
+                ]
+            ),
+            (13, vec!["application_not_allowed".to_owned()]),
         ]
     );
     let first: Value = serde_json::from_str(
@@ -165,6 +180,14 @@ async fn a_backfill_counts_good_duplicate_and_bad_lines_and_writes_the_bad_ones_
         })
         .collect();
     assert_eq!(runs.len(), 5);
+    assert!(
+        db.events()
+            .await
+            .iter()
+            .filter(|e| e["run_id"] != "r3")
+            .all(|e| e["client_id"] == "history"),
+        "every row the backfill stored carries its client"
+    );
     // The range was recomputed: the instance of 2026-11-16 has its row, as the trigger left it.
     assert!(
         stdout.contains(
@@ -188,7 +211,7 @@ async fn a_backfill_counts_good_duplicate_and_bad_lines_and_writes_the_bad_ones_
     let again = backfill(&db, &args, None);
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(
-        stdout.contains("read 11: stored 0, duplicates 7, rejected 4"),
+        stdout.contains("read 12: stored 0, duplicates 7, rejected 5"),
         "{stdout}"
     );
     assert_eq!(db.events().await.len(), 5);
@@ -215,6 +238,7 @@ od-calc,overdrafts,start,2026-11-17T00:30:00-05:00,2026-11-16,r1,batch01,
             "--format",
             "csv",
             "--no-recompute",
+            "--insecure-no-auth",
             "--reject-file",
             reject_file.to_str().unwrap(),
         ],
@@ -238,7 +262,17 @@ od-calc,overdrafts,start,2026-11-17T00:30:00-05:00,2026-11-16,r1,batch01,
     );
     assert_eq!(db.events().await.len(), 2);
 
+    // Neither a client nor --insecure-no-auth: refused before anything is read.
+    let out = backfill(&db, &["--format", "csv"], Some("job_id\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--client-id is required"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A clean file: exit 0 and no reject file; the rows carry the client id given.
+    db.issue_token("legacy-scheduler", &["overdrafts"]).await;
     let clean_rejects = dir.join("none.ndjson");
     let out = backfill(
         &db,
@@ -268,6 +302,10 @@ od-calc,overdrafts,start,2026-11-17T00:30:00-05:00,2026-11-16,r1,batch01,
         events[2]["client_id"], "legacy-scheduler",
         "--client-id is recorded"
     );
-    assert_eq!(events[0]["client_id"], Value::Null);
+    assert_eq!(
+        events[0]["client_id"],
+        Value::Null,
+        "--insecure-no-auth stores no client"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

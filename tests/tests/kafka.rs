@@ -9,8 +9,19 @@ use tests::kafka::{broker, create_topic, Producer};
 use tests::process::PgSlo;
 use tests::{readme_event, DbProxy, TestDb};
 
-/// Starts a consumer of `topic` in `group` on `database_url`.
-fn consumer(database_url: &str, topic: &str, group: &str, batch_size: u32) -> PgSlo {
+/// The client the consumer posts directly produced events as (`--client-id`).
+const PRODUCER: &str = "batch-producers";
+
+/// Starts a consumer of `topic` in `group` on `database_url` (the database of `db`, maybe
+/// through a proxy), posting as [`PRODUCER`], which may post overdrafts only.
+async fn consumer(
+    db: &TestDb,
+    database_url: &str,
+    topic: &str,
+    group: &str,
+    batch_size: u32,
+) -> PgSlo {
+    db.issue_token(PRODUCER, &["overdrafts"]).await;
     let broker = broker();
     let batch_size = batch_size.to_string();
     PgSlo::start(
@@ -33,6 +44,8 @@ fn consumer(database_url: &str, topic: &str, group: &str, batch_size: u32) -> Pg
             "2",
             "-X",
             "session.timeout.ms=6000",
+            "--client-id",
+            PRODUCER,
         ],
         &[("DATABASE_URL", database_url)],
     )
@@ -173,6 +186,10 @@ async fn the_consumer_stores_exactly_the_good_events_and_dead_letters_exactly_th
     unknown_app["app_id"] = json!("payments");
     let mut other_app = event(92, "start");
     other_app["app_id"] = json!("deposits");
+    // A valid event of an application the consumer's client may not post for.
+    let mut not_granted = event(93, "start");
+    not_granted["app_id"] = json!("deposits");
+    not_granted["job_id"] = json!("dep-new");
     let garbage: Vec<(Option<Vec<u8>>, &str)> = vec![
         (Some(b"not json".to_vec()), "malformed_json"),
         (Some(b"\xff\xfe{}".to_vec()), "not_utf8"),
@@ -189,6 +206,10 @@ async fn the_consumer_stores_exactly_the_good_events_and_dead_letters_exactly_th
         (
             Some(serde_json::to_vec(&other_app).unwrap()),
             "job_of_other_application",
+        ),
+        (
+            Some(serde_json::to_vec(&not_granted).unwrap()),
+            "unauthorized",
         ),
     ];
     let mut expected_dead = Vec::new();
@@ -207,7 +228,7 @@ async fn the_consumer_stores_exactly_the_good_events_and_dead_letters_exactly_th
     good.push(last);
 
     let group = format!("g-{}", uuid::Uuid::new_v4().simple());
-    let mut ingest = consumer(&db.url(), &topic, &group, 500);
+    let mut ingest = consumer(&db, &db.url(), &topic, &group, 500).await;
     wait_positions(&db, &group, &ends_of(&sent), Duration::from_secs(60)).await;
 
     let want: BTreeSet<(String, String)> = good.iter().map(key_of).collect();
@@ -264,7 +285,7 @@ async fn the_consumer_stores_exactly_the_good_events_and_dead_letters_exactly_th
     ingest.signal("-TERM");
     assert_eq!(ingest.wait_exit(Duration::from_secs(30)), Some(0));
     ingest.wait_for_log("pg-slo ingest stopped", Duration::from_secs(1));
-    assert_eq!(logged_total(&ingest, "dead_lettered"), 7);
+    assert_eq!(logged_total(&ingest, "dead_lettered"), 8);
 }
 
 /// Sends events `from..to` (every 100th message garbage) in paced chunks; returns the
@@ -311,7 +332,7 @@ async fn sigkill_of_the_consumer_mid_stream_loses_no_acknowledged_event_and_doub
     // Three rounds: a consumer joins, 500 messages flow, and it is killed without warning
     // shortly after its first batch, while the rest are still arriving.
     for round in 0..3u32 {
-        let mut ingest = consumer(&db.url(), &topic, &group, 20);
+        let mut ingest = consumer(&db, &db.url(), &topic, &group, 20).await;
         ingest.wait_for_log(
             "partitions assigned; starting from the positions stored in PostgreSQL",
             Duration::from_secs(30),
@@ -340,7 +361,7 @@ async fn sigkill_of_the_consumer_mid_stream_loses_no_acknowledged_event_and_doub
 
     let mut all: Vec<(i32, i64)> = acknowledged.iter().map(|(_, at)| *at).collect();
     all.extend(&garbage);
-    let _last = consumer(&db.url(), &topic, &group, 20);
+    let _last = consumer(&db, &db.url(), &topic, &group, 20).await;
     wait_positions(&db, &group, &ends_of(&all), Duration::from_secs(60)).await;
 
     let runs: Vec<String> = stored(&db).await.into_iter().map(|(run, _)| run).collect();
@@ -381,10 +402,10 @@ async fn two_consumers_in_one_group_share_the_partitions_and_rebalances_lose_and
         sent.push(producer.send(Some(k), Some(v)).await);
     }
 
-    let mut a = consumer(&db.url(), &topic, &group, 25);
+    let mut a = consumer(&db, &db.url(), &topic, &group, 25).await;
     a.wait_for_log("batch stored", Duration::from_secs(30));
     // A second instance joins: the group rebalances and it gets partitions of its own.
-    let b = consumer(&db.url(), &topic, &group, 25);
+    let b = consumer(&db, &db.url(), &topic, &group, 25).await;
     b.wait_for_log(
         "partitions assigned; starting from the positions stored in PostgreSQL",
         Duration::from_secs(40),
@@ -439,7 +460,14 @@ async fn a_database_outage_pauses_consumption_dead_letters_nothing_and_resumes()
     for (k, v) in &before {
         sent.push(producer.send(Some(k), Some(v)).await);
     }
-    let ingest = consumer(&db.url_via("127.0.0.1", proxy.port), &topic, &group, 50);
+    let ingest = consumer(
+        &db,
+        &db.url_via("127.0.0.1", proxy.port),
+        &topic,
+        &group,
+        50,
+    )
+    .await;
     wait_positions(&db, &group, &ends_of(&sent), Duration::from_secs(60)).await;
     let positions_before = ends_of(&sent);
 
@@ -576,7 +604,7 @@ async fn the_api_in_publish_mode_answers_202_and_the_consumer_stores_the_event()
     );
 
     let group = format!("g-{}", uuid::Uuid::new_v4().simple());
-    let ingest = consumer(&db.url(), &topic, &group, 500);
+    let ingest = consumer(&db, &db.url(), &topic, &group, 500).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while db.events().await.len() < 2 {
         assert!(
@@ -610,7 +638,8 @@ async fn the_api_in_publish_mode_answers_202_and_the_consumer_stores_the_event()
         .collect();
     assert_eq!(
         clients,
-        [Some("sched-east".to_owned()), Some("sched-east".to_owned())]
+        [Some("sched-east".to_owned()), Some("sched-east".to_owned())],
+        "the header's client, not the consumer's own"
     );
     // Three messages (the repeat is its own message), two rows, nothing dead-lettered.
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -24,6 +24,7 @@ pub mod config;
 pub mod jwt;
 pub mod repo;
 pub mod usage;
+pub mod writer;
 
 use crate::error::{ApiError, AuthFailure};
 use crate::startup::AppState;

@@ -18,6 +18,7 @@
 
 use super::message::decode;
 use super::store::{positions, store_batch, BatchOutcome, Received, StoreError};
+use crate::auth::writer::WriterIdentity;
 use crate::kafka::{error_to_tracing, log_to_tracing};
 use chrono::{TimeZone, Utc};
 use deadpool_postgres::Pool;
@@ -42,6 +43,8 @@ pub struct LoopSettings {
     pub batch_wait: Duration,
     /// The longest pause between two tries of a batch the database refused.
     pub max_backoff: Duration,
+    /// Who directly produced events are posted as (`--client-id`), or nobody.
+    pub identity: WriterIdentity,
 }
 
 /// The consumer's context: librdkafka's log into `tracing`, and the assignment taken from the
@@ -322,7 +325,13 @@ fn store_with_retry(
     // should make impossible) waits like any other refusal instead of spinning.
     let mut ownership_changes = 0u32;
     loop {
-        let result = runtime.block_on(store_batch(pool, &settings.group, &settings.topic, batch));
+        let result = runtime.block_on(store_batch(
+            pool,
+            &settings.group,
+            &settings.topic,
+            batch,
+            &settings.identity,
+        ));
         let err = match result {
             Ok(outcome) => {
                 if failures > 0 {

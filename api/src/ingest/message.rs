@@ -23,6 +23,8 @@ pub enum Reason {
     UnknownApplication,
     /// The job belongs to another application.
     JobOfOtherApplication,
+    /// The client the event is posted as may not post for its application.
+    Unauthorized,
 }
 
 impl Reason {
@@ -36,6 +38,7 @@ impl Reason {
             Reason::InvalidEvent => "invalid_event",
             Reason::UnknownApplication => "unknown_application",
             Reason::JobOfOtherApplication => "job_of_other_application",
+            Reason::Unauthorized => "unauthorized",
         }
     }
 }
@@ -148,6 +151,16 @@ pub fn ownership_unstorable(violations: &[&Violation]) -> Unstorable {
     }
 }
 
+impl Unstorable {
+    /// The event's client may not post for its application (a `403` at the API).
+    pub fn unauthorized(violation: &Violation) -> Unstorable {
+        Unstorable {
+            reason: Reason::Unauthorized,
+            problems: vec![Problem::from(violation)],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,7 +224,11 @@ mod tests {
 
     #[test]
     fn reason_codes_match_their_serde_names() {
-        for r in [Reason::EmptyMessage, Reason::JobOfOtherApplication] {
+        for r in [
+            Reason::EmptyMessage,
+            Reason::JobOfOtherApplication,
+            Reason::Unauthorized,
+        ] {
             assert_eq!(serde_json::to_value(r).unwrap(), json!(r.code()));
         }
     }

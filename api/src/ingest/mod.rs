@@ -14,6 +14,7 @@ pub mod consumer;
 pub mod message;
 pub mod store;
 
+use crate::auth::writer::WriterAuthArgs;
 use crate::kafka::KafkaArgs;
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -49,6 +50,13 @@ pub struct KafkaIngestArgs {
     #[command(flatten)]
     pub kafka: KafkaArgs,
 
+    /// Who the events are posted as. A message published by `pg-slo serve --publish` is posted
+    /// as the client the API authenticated (its `pg-slo-client-id` header); any other as
+    /// --client-id. With authentication on, an event whose client may not post for its
+    /// application goes to the dead letters (reason `unauthorized`).
+    #[command(flatten)]
+    pub auth: WriterAuthArgs,
+
     /// The consumer group (`group.id`): instances in one group share the topic's partitions.
     #[arg(long, env = "PG_SLO_KAFKA_GROUP", default_value = "pg-slo-ingest")]
     pub group: String,
@@ -83,6 +91,7 @@ async fn run_kafka(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(!args.group.trim().is_empty(), "--group must not be empty");
+    let identity = args.auth.identity("pg-slo ingest kafka")?;
     let timeout = Duration::from_secs(args.db_timeout_secs.max(1));
     let pool = crate::store::build_pool(&args.database_url, 2, timeout)?;
     let settings = LoopSettings {
@@ -91,6 +100,7 @@ async fn run_kafka(
         batch_size: args.batch_size as usize,
         batch_wait: Duration::from_millis(args.batch_wait_ms),
         max_backoff: Duration::from_secs(args.max_backoff_secs.max(1)),
+        identity,
     };
     let config = args.kafka.client_config("pg-slo-ingest")?;
     let runtime = tokio::runtime::Handle::current();

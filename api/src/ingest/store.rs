@@ -3,7 +3,8 @@
 //! [`crate::store::insert_statement`]) and the dead letters (`slo.ingest_dead_letter`).
 //!
 //! May touch PostgreSQL only. Writes `slo.job_status`, `slo.ingest_position` and
-//! `slo.ingest_dead_letter`; reads `slo.application` and `slo.job` for the ownership check.
+//! `slo.ingest_dead_letter`; reads `slo.application` and `slo.job` for the ownership check, and
+//! asks `slo.denied_applications` what each event's client may not post for (authentication on).
 //!
 //! Fencing: the transaction locks the position rows of the batch's partitions first and skips
 //! every message below them. A consumer that lost a partition in a rebalance and still stores
@@ -12,10 +13,11 @@
 //! dead-lettered once, whatever the rebalances.
 
 use super::message::{ownership_unstorable, Unstorable};
-use crate::store::{insert_statement, load_ownership, Inserted, Poster};
+use crate::auth::writer::WriterIdentity;
+use crate::store::{denied_applications, insert_statement, load_ownership, Inserted, Poster};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool, PoolError};
-use slo_core::event::ownership_violations;
+use slo_core::event::{denied_violations, ownership_violations};
 use slo_core::JobStatusEvent;
 use std::collections::{BTreeMap, HashMap};
 use tracing::instrument;
@@ -101,6 +103,7 @@ pub async fn store_batch(
     group: &str,
     topic: &str,
     batch: &[Received],
+    identity: &WriterIdentity,
 ) -> Result<BatchOutcome, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
@@ -155,8 +158,9 @@ pub async fn store_batch(
         }
     }
     let mut dead: Vec<(&Received, Unstorable)> = Vec::new();
-    // The good events, by the client that posted them to the API (None: produced directly).
-    let mut good: BTreeMap<Option<&str>, Vec<JobStatusEvent>> = BTreeMap::new();
+    // The good events, by the client they are posted as: the client the API published them
+    // for, else the consumer's own (--client-id); None only when authentication is off.
+    let mut good: BTreeMap<Option<&str>, Vec<(&Received, &JobStatusEvent)>> = BTreeMap::new();
     let mut event_index = 0;
     for m in &fresh {
         match &m.decoded {
@@ -165,18 +169,48 @@ pub async fn store_batch(
                 match refused.get(&event_index) {
                     Some(v) => dead.push((m, ownership_unstorable(v))),
                     None => good
-                        .entry(m.client_id.as_deref())
+                        .entry(m.client_id.as_deref().or(identity.client_id()))
                         .or_default()
-                        .push(event.clone()),
+                        .push((m, event)),
                 }
                 event_index += 1;
             }
         }
     }
 
-    // 4. The events, through the API's insert path, with the client each came from (the
-    //    extension said so when the API published it; the topic is a trusted boundary).
-    for (client_id, events) in &good {
+    // 4. Authorization, inside the transaction: with authentication on, the extension is asked
+    //    what each client may not post for, and those events become dead letters.
+    let mut allowed: Vec<(Option<&str>, Vec<JobStatusEvent>)> = Vec::with_capacity(good.len());
+    for (client_id, received) in good {
+        let events: Vec<JobStatusEvent> = received.iter().map(|(_, e)| (*e).clone()).collect();
+        let denied = match (identity, client_id) {
+            (WriterIdentity::Client(_), Some(c)) => denied_applications(&tx, c, &events).await?,
+            _ => Vec::new(),
+        };
+        if denied.is_empty() {
+            allowed.push((client_id, events));
+            continue;
+        }
+        let c = client_id.unwrap_or_default();
+        let mut kept = Vec::with_capacity(events.len());
+        let mut refused_at: HashMap<usize, slo_core::Violation> =
+            denied_violations(&events, c, &denied)
+                .into_iter()
+                .filter_map(|v| v.index.map(|i| (i, v)))
+                .collect();
+        for (i, (m, event)) in received.iter().enumerate() {
+            match refused_at.remove(&i) {
+                Some(v) => dead.push((m, Unstorable::unauthorized(&v))),
+                None => kept.push((*event).clone()),
+            }
+        }
+        if !kept.is_empty() {
+            allowed.push((client_id, kept));
+        }
+    }
+
+    // 5. The events, through the API's insert path, with the client each is posted as.
+    for (client_id, events) in &allowed {
         let poster = match client_id {
             Some(c) => Poster::Allowed(c),
             None => Poster::Anonymous,
@@ -191,12 +225,12 @@ pub async fn store_batch(
         }
     }
 
-    // 5. The dead letters, once each.
+    // 6. The dead letters, once each.
     if !dead.is_empty() {
         outcome.dead_lettered = insert_dead_letters(&tx, group, topic, &dead).await?;
     }
 
-    // 6. The positions move past every message of the batch.
+    // 7. The positions move past every message of the batch.
     for m in batch {
         let next = outcome.next_offsets.entry(m.partition).or_insert(0);
         *next = (*next).max(m.offset + 1);

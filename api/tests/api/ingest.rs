@@ -3,6 +3,7 @@
 //! exact, and dead letters once each.
 
 use crate::helpers::{event, event_with, TestDb};
+use api::auth::writer::WriterIdentity;
 use api::ingest::message::decode;
 use api::ingest::store::{store_batch, BatchOutcome, Received};
 use chrono::Utc;
@@ -21,6 +22,9 @@ fn message(partition: i32, offset: i64, value: &Value) -> Received {
         timestamp: None,
     }
 }
+
+/// Authentication off, as with `--insecure-no-auth`: the storing rules on their own.
+const ANONYMOUS: WriterIdentity = WriterIdentity::Anonymous;
 
 fn run(n: i64) -> Value {
     event_with("run_id", json!(format!("run-{n}")))
@@ -41,7 +45,9 @@ async fn a_batch_stores_its_events_dead_letters_and_positions_in_one_go() {
         message(1, 6, &event_with("app_id", json!("payments"))),
         message(1, 7, &run(2)),
     ];
-    let outcome = store_batch(&pool, "g", "t", &batch).await.unwrap();
+    let outcome = store_batch(&pool, "g", "t", &batch, &ANONYMOUS)
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         BatchOutcome {
@@ -68,14 +74,99 @@ async fn a_batch_stores_its_events_dead_letters_and_positions_in_one_go() {
 }
 
 #[tokio::test]
+async fn with_authentication_on_each_event_is_stored_as_its_client_only_where_that_client_may_post()
+{
+    let db = TestDb::new().await;
+    let pool = pool(&db);
+    // The consumer's own client (--client-id) may post overdrafts; a client of the API
+    // (publishing mode, named in the message header) may post deposits.
+    db.issue_token("producer", &["overdrafts"]).await;
+    db.issue_token("api-client", &["deposits"]).await;
+    let deposits = |run: &str| {
+        let mut e = event_with("app_id", json!("deposits"));
+        e["job_id"] = json!("dep-post");
+        e["run_id"] = json!(run);
+        e
+    };
+    let published = |offset: i64, value: &Value| Received {
+        client_id: Some("api-client".into()),
+        ..message(0, offset, value)
+    };
+    let batch = vec![
+        message(0, 0, &run(0)),        // the consumer's client, allowed
+        message(0, 1, &deposits("a")), // the consumer's client, not allowed
+        published(2, &deposits("b")),  // the header's client, allowed
+        published(3, &run(3)),         // the header's client, not allowed
+    ];
+    let identity = WriterIdentity::Client("producer".into());
+    let outcome = store_batch(&pool, "g", "t", &batch, &identity)
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.stored, outcome.dead_lettered),
+        (2, 2),
+        "{outcome:?}"
+    );
+    let stored: Vec<(String, String)> = db
+        .events()
+        .await
+        .iter()
+        .map(|e| {
+            (
+                e["run_id"].as_str().unwrap().to_owned(),
+                e["client_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stored,
+        vec![
+            ("b".to_owned(), "api-client".to_owned()),
+            ("run-0".to_owned(), "producer".to_owned())
+        ]
+    );
+    let dead: Vec<(i64, String, Value)> = db
+        .client()
+        .await
+        .query(
+            "SELECT message_offset, reason, problems FROM slo.ingest_dead_letter ORDER BY message_offset",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(dead.len(), 2);
+    assert_eq!((dead[0].0, dead[0].1.as_str()), (1, "unauthorized"));
+    assert_eq!((dead[1].0, dead[1].1.as_str()), (3, "unauthorized"));
+    assert_eq!(dead[0].2[0]["field"], "app_id");
+    assert_eq!(dead[0].2[0]["rule"], "application_not_allowed");
+    assert!(
+        dead[1].2[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("api-client"),
+        "{:?}",
+        dead[1].2
+    );
+    // Everything moved past: nothing is read again.
+    assert_eq!(outcome.next_offsets, [(0, 4)].into_iter().collect());
+}
+
+#[tokio::test]
 async fn messages_behind_the_stored_position_are_skipped_not_stored_again() {
     let db = TestDb::new().await;
     let pool = pool(&db);
     let first: Vec<Received> = (0..10).map(|i| message(0, i, &run(i))).collect();
-    store_batch(&pool, "g", "t", &first).await.unwrap();
+    store_batch(&pool, "g", "t", &first, &ANONYMOUS)
+        .await
+        .unwrap();
     // After a rebalance, a consumer that read an older position gets offsets 5..15.
     let again: Vec<Received> = (5..15).map(|i| message(0, i, &run(i))).collect();
-    let outcome = store_batch(&pool, "g", "t", &again).await.unwrap();
+    let outcome = store_batch(&pool, "g", "t", &again, &ANONYMOUS)
+        .await
+        .unwrap();
     assert_eq!(
         (outcome.stored, outcome.skipped, outcome.duplicates),
         (5, 5, 0)
@@ -83,7 +174,9 @@ async fn messages_behind_the_stored_position_are_skipped_not_stored_again() {
     assert_eq!(outcome.next_offsets, [(0, 15)].into_iter().collect());
     assert_eq!(db.events().await.len(), 15);
     // Another group keeps a position of its own.
-    let other = store_batch(&pool, "other", "t", &first).await.unwrap();
+    let other = store_batch(&pool, "other", "t", &first, &ANONYMOUS)
+        .await
+        .unwrap();
     assert_eq!((other.stored, other.duplicates, other.skipped), (0, 10, 0));
 }
 
@@ -103,8 +196,8 @@ async fn two_consumers_storing_the_same_messages_at_once_store_and_dead_letter_e
         })
         .collect();
     let (a, b) = tokio::join!(
-        store_batch(&pool, "g", "t", &batch),
-        store_batch(&pool, "g", "t", &batch)
+        store_batch(&pool, "g", "t", &batch, &ANONYMOUS),
+        store_batch(&pool, "g", "t", &batch, &ANONYMOUS)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.stored + b.stored, 180);

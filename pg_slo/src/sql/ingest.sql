@@ -40,15 +40,16 @@ CREATE TABLE slo.ingest_dead_letter (
   payload          bytea NULL,
   reason           text NOT NULL CONSTRAINT ingest_dead_letter_reason_check CHECK (reason IN (
                      'empty_message', 'not_utf8', 'malformed_json', 'not_one_event', 'invalid_event',
-                     'unknown_application', 'job_of_other_application')),
+                     'unknown_application', 'job_of_other_application', 'unauthorized')),
   problems         jsonb NOT NULL DEFAULT '[]',
   message_time     timestamptz NULL,
   dead_lettered_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT ingest_dead_letter_message_key UNIQUE (consumer_group, topic, partition, message_offset)
 );
 COMMENT ON TABLE slo.ingest_dead_letter IS
-  'Kafka messages that can never be stored as job status (bad JSON, a broken rule, an unknown application, a job of '
-  'another application), once each, with the raw bytes and why. A database outage never puts a message here.';
+  'Kafka messages that cannot be stored as job status (bad JSON, a broken rule, an unknown application, a job of '
+  'another application, a client not allowed to post for the application), once each, with the raw bytes and why. '
+  'A database outage never puts a message here.';
 COMMENT ON COLUMN slo.ingest_dead_letter.dead_letter_id IS 'Database-assigned id, increasing in arrival order.';
 COMMENT ON COLUMN slo.ingest_dead_letter.consumer_group IS 'The consumer group that read the message.';
 COMMENT ON COLUMN slo.ingest_dead_letter.topic IS 'The Kafka topic of the message.';
@@ -58,7 +59,8 @@ COMMENT ON COLUMN slo.ingest_dead_letter.message_key IS 'The message key, byte f
 COMMENT ON COLUMN slo.ingest_dead_letter.payload IS 'The message value, byte for byte (NULL when it had none).';
 COMMENT ON COLUMN slo.ingest_dead_letter.reason IS
   'Why it cannot be stored: empty_message, not_utf8, malformed_json, not_one_event (an array or a scalar), '
-  'invalid_event (a rule of the API is broken; see problems), unknown_application, job_of_other_application.';
+  'invalid_event (a rule of the API is broken; see problems), unknown_application, job_of_other_application, '
+  'unauthorized (the client the event is posted as may not post for its application: a 403 at the API).';
 COMMENT ON COLUMN slo.ingest_dead_letter.problems IS
   'Every problem found, as the API lists them: [{"field", "rule", "message"}] (empty for bad bytes).';
 COMMENT ON COLUMN slo.ingest_dead_letter.message_time IS 'The message''s Kafka timestamp, when it had one.';
