@@ -73,6 +73,30 @@ impl TestDb {
         self.url_via(&self.host, self.port)
     }
 
+    /// Defines the daily SLO `slo_id` of the overdraft job (`od-calc`) on an every-day calendar:
+    /// due to start by `start` and end by `end` after its business date (offsets such as
+    /// `1 day 03:00`) in `time_zone`, with `slack` (`0` for none).
+    pub async fn define_overdraft_slo(
+        &self,
+        slo_id: &str,
+        time_zone: &str,
+        start: &str,
+        end: &str,
+        slack: &str,
+    ) {
+        self.client()
+            .await
+            .batch_execute(&format!(
+                "INSERT INTO slo.calendar VALUES ('every_day', 'Every day', '{{1,2,3,4,5,6,7}}', NULL, true)
+                   ON CONFLICT DO NOTHING;
+                 INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone, slack)
+                   VALUES ('{slo_id}', 'Overdraft data', 'overdrafts', 'every_day', '{time_zone}', '{slack}');
+                 INSERT INTO slo.slo_job VALUES ('{slo_id}', 'od-calc', '{start}', '{end}', 'calendar');"
+            ))
+            .await
+            .unwrap();
+    }
+
     /// The connection string to this database through another address (a proxy).
     pub fn url_via(&self, host: &str, port: u16) -> String {
         format!("host={host} port={port} user=postgres dbname={}", self.name)

@@ -62,15 +62,8 @@ async fn a_backfill_counts_good_duplicate_and_bad_lines_and_writes_the_bad_ones_
 ) {
     let db = TestDb::new().await;
     let client = db.client().await;
-    client
-        .batch_execute(
-            "INSERT INTO slo.calendar VALUES ('every_day', 'Every day', '{1,2,3,4,5,6,7}', NULL, true);
-             INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone)
-               VALUES ('od', 'Overdrafts', 'overdrafts', 'every_day', 'America/New_York');
-             INSERT INTO slo.slo_job VALUES ('od', 'od-calc', '1 day 00:00', '1 day 03:00', 'calendar');",
-        )
-        .await
-        .unwrap();
+    db.define_overdraft_slo("od", "America/New_York", "1 day 00:00", "1 day 03:00", "0")
+        .await;
     let a = event("r1", "start", "2026-11-17T00:30:00-05:00");
     let b = event("r1", "succeed", "2026-11-17T01:30:00-05:00");
     let c = event("r2", "start", "2026-11-17T00:40:00-05:00");

@@ -144,16 +144,8 @@ fn logged_total(process: &PgSlo, field: &str) -> u64 {
 async fn the_consumer_stores_exactly_the_good_events_and_dead_letters_exactly_the_bad_ones() {
     let db = TestDb::new().await;
     // An SLO on the overdraft job, so the engine computes performance from what arrives.
-    db.client()
-        .await
-        .batch_execute(
-            "INSERT INTO slo.calendar VALUES ('every_day', 'Every day', '{1,2,3,4,5,6,7}', NULL, true);
-             INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone)
-               VALUES ('od', 'Overdrafts', 'overdrafts', 'every_day', 'America/New_York');
-             INSERT INTO slo.slo_job VALUES ('od', 'od-calc', '1 day 00:00', '1 day 03:00', 'calendar');",
-        )
-        .await
-        .unwrap();
+    db.define_overdraft_slo("od", "America/New_York", "1 day 00:00", "1 day 03:00", "0")
+        .await;
     let topic = create_topic("ingest-mixed", 3).await;
     let producer = Producer::new(&topic);
 

@@ -13,16 +13,8 @@ use tests::TestDb;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_alert_is_logged_once_at_its_level_and_posted_once() {
     let db = TestDb::new().await;
-    db.client()
-        .await
-        .batch_execute(
-            "INSERT INTO slo.calendar VALUES ('every_day', 'Every day', '{1,2,3,4,5,6,7}', NULL, true);
-             INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone, slack)
-             VALUES ('s1', 'Overdraft data by 03:00', 'overdrafts', 'every_day', 'UTC', '30 minutes');
-             INSERT INTO slo.slo_job VALUES ('s1', 'od-calc', '1 day 00:30', '1 day 03:00', 'calendar');",
-        )
-        .await
-        .unwrap();
+    db.define_overdraft_slo("s1", "UTC", "1 day 00:30", "1 day 03:00", "30 minutes")
+        .await;
 
     let receiver = Receiver::start(0).await;
     let hook = receiver.url();

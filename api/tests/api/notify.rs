@@ -56,16 +56,8 @@ impl Running {
 /// A daily SLO `s1` of the overdraft job on an every-day calendar, due 00:30 to 03:00 the next
 /// day (UTC), with 30 minutes of slack.
 async fn define_slo(db: &TestDb) {
-    db.client()
-        .await
-        .batch_execute(
-            "INSERT INTO slo.calendar VALUES ('every_day', 'Every day', '{1,2,3,4,5,6,7}', NULL, true);
-             INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone, slack)
-             VALUES ('s1', 'Overdraft data by 03:00', 'overdrafts', 'every_day', 'UTC', '30 minutes');
-             INSERT INTO slo.slo_job VALUES ('s1', 'od-calc', '1 day 00:30', '1 day 03:00', 'calendar');",
-        )
-        .await
-        .unwrap();
+    db.define_overdraft_slo("s1", "UTC", "1 day 00:30", "1 day 03:00", "30 minutes")
+        .await;
 }
 
 /// Raises `late` alerts now for the given business dates of `s1`; returns their ids.
