@@ -415,7 +415,7 @@ fn write(mut writes: Vec<Write>) -> i64 {
     let table = direct_read::open_locked("slo_performance", lock);
     let direct = perf_write::write(table, &writes);
     // SAFETY: opened just above.
-    unsafe { pg_sys::relation_close(table, lock) };
+    unsafe { direct_read::close(table) };
     if direct {
         writes.len() as i64
     } else {

@@ -20,6 +20,7 @@
 //! Writes `slo.slo_performance` and its indexes; reads nothing else.
 
 use crate::conv::{date_out, time_out, tstz_out};
+use crate::direct_read;
 use pgrx::pg_sys;
 use pgrx::IntoDatum;
 use slo_core::engine::PerformanceRow;
@@ -125,7 +126,7 @@ pub(crate) fn write(table: pg_sys::Relation, writes: &[Write]) -> bool {
         }
         pg_sys::ExecDropSingleTupleTableSlot(slot);
         for index in indexes {
-            pg_sys::index_close(index.rel, LOCK);
+            direct_read::close(index.rel);
         }
         // Later reads in this transaction (the next batch, the next statement) see the rows.
         pg_sys::CommandCounterIncrement();
@@ -166,7 +167,7 @@ unsafe fn open_indexes(table: pg_sys::Relation) -> Option<Vec<Index>> {
         let rel = pg_sys::index_open(oid, LOCK);
         let info = pg_sys::BuildIndexInfo(rel);
         if !(*info).ii_Expressions.is_null() || !(*info).ii_Predicate.is_null() {
-            pg_sys::index_close(rel, LOCK);
+            direct_read::close(rel);
             ok = false;
             break;
         }
@@ -181,7 +182,7 @@ unsafe fn open_indexes(table: pg_sys::Relation) -> Option<Vec<Index>> {
         Some(out)
     } else {
         for index in out {
-            pg_sys::index_close(index.rel, LOCK);
+            direct_read::close(index.rel);
         }
         None
     }
