@@ -49,16 +49,17 @@ async fn each_alert_is_logged_once_at_its_level_and_posted_once() {
     db.client()
         .await
         .batch_execute(
-            "SELECT slo.raise_alerts(ARRAY['s1', 's1', 's1', 's1'],
-                                     ARRAY[date '2026-11-01', date '2026-11-01', date '2026-11-02', date '2026-11-01'],
-                                     ARRAY[time '00:00', time '00:00', time '00:00', time '00:00'],
-                                     ARRAY['late_start', 'late', 'at_risk', 'recovered'],
-                                     ARRAY['{}'::jsonb, '{}', '{}', '{}'], now())",
+            "SELECT slo.raise_alerts(ARRAY['s1', 's1', 's1', 's1', 's1'],
+                                     ARRAY[date '2026-11-01', date '2026-11-01', date '2026-11-02', date '2026-11-01',
+                                           date '2026-11-01'],
+                                     ARRAY[time '00:00', time '00:00', time '00:00', time '00:00', time '00:00'],
+                                     ARRAY['late_start', 'late', 'at_risk', 'recovered', 'slack_breached'],
+                                     ARRAY['{}'::jsonb, '{}', '{}', '{}', '{}'], now())",
         )
         .await
         .unwrap();
 
-    receiver.wait_for(4).await;
+    receiver.wait_for(5).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // SIGTERM: a clean stop.
     Command::new("kill")
@@ -90,6 +91,7 @@ async fn each_alert_is_logged_once_at_its_level_and_posted_once() {
             ("late".into(), "ERROR".into(), "2026-11-01".into()),
             ("late_start".into(), "WARN".into(), "2026-11-01".into()),
             ("recovered".into(), "INFO".into(), "2026-11-01".into()),
+            ("slack_breached".into(), "ERROR".into(), "2026-11-01".into()),
         ],
         "one log line per alert: {alert_lines:?}"
     );
@@ -99,7 +101,10 @@ async fn each_alert_is_logged_once_at_its_level_and_posted_once() {
         .map(|b| b["kind"].as_str().unwrap().to_owned())
         .collect();
     kinds.sort();
-    assert_eq!(kinds, ["at_risk", "late", "late_start", "recovered"]);
+    assert_eq!(
+        kinds,
+        ["at_risk", "late", "late_start", "recovered", "slack_breached"]
+    );
     let stopped = logs
         .lock()
         .unwrap()

@@ -334,3 +334,87 @@ async fn a_job_that_never_starts_reaches_the_webhook_as_late_start_late_and_slac
         "all: {kinds:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_sessions_evaluating_at_once_raise_and_notify_each_alert_once() {
+    let db = TestDb::new().await;
+    define_slo(&db).await;
+    let (listener, mut connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                let _ = tx.send(n.payload().to_owned());
+            }
+        }
+    });
+    listener.batch_execute("LISTEN slo_alert").await.unwrap();
+    // Four sessions call slo.evaluate at once, each for the same times in turn (as several
+    // background workers or cron jobs would): the instances of the last days of `s1`, none with
+    // an event, become late_start, late and slack_breached.
+    let sessions: Vec<JoinHandle<()>> = (0..4)
+        .map(|_| {
+            let url = db.url();
+            tokio::spawn(async move {
+                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(connection);
+                for minutes in [31, 181, 211, 212, 240] {
+                    client
+                        .execute(
+                            "SELECT slo.evaluate(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                                                 + make_interval(mins => $1))",
+                            &[&minutes],
+                        )
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for s in sessions {
+        s.await.unwrap();
+    }
+    let client = db.client().await;
+    let rows = client
+        .query(
+            "SELECT alert_id, business_date::text, kind FROM slo.alert ORDER BY alert_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let alerts: Vec<(i64, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let yesterday: String = client
+        .query_one("SELECT ((now() AT TIME ZONE 'UTC')::date - 1)::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let mut yesterdays: Vec<&str> = alerts
+        .iter()
+        .filter(|(_, d, _)| *d == yesterday)
+        .map(|(_, _, k)| k.as_str())
+        .collect();
+    yesterdays.sort();
+    assert_eq!(
+        yesterdays,
+        ["late", "late_start", "slack_breached"],
+        "each kind once: {alerts:?}"
+    );
+    // One notification per alert, none twice.
+    let mut notified: Vec<i64> = Vec::new();
+    while let Ok(Some(payload)) = tokio::time::timeout(Duration::from_millis(1500), rx.recv()).await
+    {
+        let alert: Value = serde_json::from_str(&payload).unwrap();
+        notified.push(alert["alert_id"].as_i64().unwrap());
+    }
+    notified.sort();
+    let ids: Vec<i64> = alerts.iter().map(|(id, _, _)| *id).collect();
+    assert_eq!(notified, ids, "each alert notified once");
+}

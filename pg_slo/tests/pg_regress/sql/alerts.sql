@@ -164,6 +164,38 @@ INSERT INTO ev VALUES ('overdrafts', 'od-calc', 'start', '2025-12-17 00:30', '20
 SELECT pg_temp.post() AS stored;
 SELECT slo.evaluate('2025-12-17 02:00') >= 0 AS evaluated;
 SELECT slo_id, kind FROM slo.alert WHERE business_date = '2025-12-16' AND period_start = '00:00' ORDER BY 1, 2;
+-- Wednesday 17 December: at risk at 03:40 as on the 15th, then the chain catches up (the overdraft
+-- job ends 03:45, the load runs 03:46-04:55, before 05:00): met, and recovered, so the pager that
+-- the at_risk opened is resolved; never late.
+TRUNCATE ev;
+INSERT INTO ev VALUES ('overdrafts', 'od-calc', 'start', '2025-12-18 00:30', '2025-12-17', 'r1');
+SELECT pg_temp.post() AS stored;
+SELECT slo.evaluate('2025-12-18 03:40') >= 0 AS evaluated;
+TRUNCATE ev;
+INSERT INTO ev VALUES
+  ('overdrafts', 'od-calc', 'succeed', '2025-12-18 03:45', '2025-12-17', 'r1'),
+  ('decision_support', 'dss-load-od', 'start', '2025-12-18 03:46', '2025-12-17', 'r1'),
+  ('decision_support', 'dss-load-od', 'succeed', '2025-12-18 04:55', '2025-12-17', 'r1');
+SELECT pg_temp.post_now() AS stored;
+SELECT kind, raised_at = '2025-12-18 03:40' AS by_evaluator FROM slo.alert
+WHERE slo_id = 'dss-load' AND business_date = '2025-12-17' ORDER BY alert_id;
+SELECT state FROM slo.slo_performance_report WHERE slo_id = 'dss-load' AND business_date = '2025-12-17';
+-- Thursday 18 December: the chain runs on time, but an evaluator that read the instance before it
+-- completed commits its at_risk after the completion (the engine, completing it, saw no alert to
+-- recover). The next evaluation raises the recovered that was missed.
+TRUNCATE ev;
+INSERT INTO ev VALUES
+  ('overdrafts', 'od-calc', 'start', '2025-12-19 00:30', '2025-12-18', 'r1'),
+  ('overdrafts', 'od-calc', 'succeed', '2025-12-19 02:30', '2025-12-18', 'r1'),
+  ('decision_support', 'dss-load-od', 'start', '2025-12-19 03:00', '2025-12-18', 'r1'),
+  ('decision_support', 'dss-load-od', 'succeed', '2025-12-19 04:30', '2025-12-18', 'r1');
+SELECT pg_temp.post_now() AS stored;
+SELECT count(*) AS alerts_of_an_on_time_chain FROM slo.alert WHERE slo_id = 'dss-load' AND business_date = '2025-12-18';
+SELECT slo.raise_alerts(ARRAY['dss-load'], ARRAY[date '2025-12-18'], ARRAY[time '00:00'], ARRAY['at_risk'],
+                        ARRAY['{}'::jsonb], '2025-12-19 03:40') AS raised_late_by_a_slow_evaluator;
+SELECT slo.evaluate('2025-12-19 04:40') >= 0 AS evaluated;
+SELECT slo.evaluate('2025-12-19 04:41') >= 0 AS evaluated;
+SELECT kind, raised_at FROM slo.alert WHERE slo_id = 'dss-load' AND business_date = '2025-12-18' ORDER BY alert_id;
 -- A job without three successful runs of history predicts nothing.
 SELECT * FROM slo.job_typical_duration('od-activity-report', '2025-12-15');
 
