@@ -39,7 +39,9 @@ fn help_names_every_command_a_newcomer_needs() {
     let out = Command::new(binary()).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for command in ["serve", "apply", "export", "report", "demo"] {
+    for command in [
+        "serve", "apply", "export", "report", "demo", "token", "backfill", "notify", "ingest",
+    ] {
         assert!(
             help.contains(&format!("  {command} ")),
             "{command} in:\n{help}"

@@ -103,7 +103,13 @@ async fn each_alert_is_logged_once_at_its_level_and_posted_once() {
     kinds.sort();
     assert_eq!(
         kinds,
-        ["at_risk", "late", "late_start", "recovered", "slack_breached"]
+        [
+            "at_risk",
+            "late",
+            "late_start",
+            "recovered",
+            "slack_breached"
+        ]
     );
     let stopped = logs
         .lock()

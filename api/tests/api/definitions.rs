@@ -294,3 +294,100 @@ async fn two_applies_at_once_take_turns_and_the_second_finds_nothing_to_do() {
     );
     assert_eq!(db.count("SELECT count(*) FROM slo.slo").await, 4);
 }
+
+#[tokio::test]
+async fn listed_holidays_and_calendar_exceptions_round_trip_and_their_changes_are_applied() {
+    let db = TestDb::new().await;
+    let base = std::fs::read_to_string(example()).unwrap();
+    // The bank's own holidays (a set of listed dates, and a date added to the rule's set), and
+    // one-off exceptions on the standard calendar.
+    let with = |christmas_eve_runs: bool, boxing_day: bool| {
+        let mut text = base.replace(
+            "[[holiday_set]]\nholiday_set = \"us_federal_reserve\"\nrule = \"us_federal_reserve\"\nfrom_year = 2020\nto_year = 2035\n",
+            "[[holiday_set]]\nholiday_set = \"us_federal_reserve\"\nrule = \"us_federal_reserve\"\nfrom_year = 2020\nto_year = 2035\n\
+             [[holiday_set.holiday]]\nholiday_date = 2026-12-24\nname = \"Christmas Eve (board decision)\"\n\n\
+             [[holiday_set]]\nholiday_set = \"bank_own\"\n\
+             [[holiday_set.holiday]]\nholiday_date = 2026-08-14\nname = \"Founders' day\"\n",
+        );
+        if boxing_day {
+            text = text.replace(
+                "name = \"Founders' day\"\n",
+                "name = \"Founders' day\"\n[[holiday_set.holiday]]\nholiday_date = 2026-12-26\nname = \"Boxing day\"\n",
+            );
+        }
+        text.replace(
+            "holiday_set = \"us_federal_reserve\"\nruns_on_holidays = false\n# One-off overrides",
+            &format!(
+                "holiday_set = \"us_federal_reserve\"\nruns_on_holidays = false\n\
+                 [[calendar.exception]]\nexception_date = 2026-11-27\nruns = false\n\
+                 [[calendar.exception]]\nexception_date = 2026-12-24\nruns = {christmas_eve_runs}\n\
+                 # One-off overrides"
+            ),
+        )
+    };
+    let first = with(false, true);
+    assert_ne!(
+        first, base,
+        "the example file's layout changed: update this test"
+    );
+    let (r, out) = apply(&args(&db, file_with(&first))).await;
+    r.unwrap();
+    assert_eq!(
+        db.count("SELECT count(*) FROM slo.holiday WHERE holiday_set = 'bank_own'")
+            .await,
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM slo.holiday WHERE holiday_set = 'us_federal_reserve'
+             AND holiday_date = '2026-12-24' AND name = 'Christmas Eve (board decision)'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM slo.calendar_exception WHERE calendar_id = 'standard' AND NOT runs
+             AND exception_date IN ('2026-11-27', '2026-12-24')"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM slo.is_run_date('standard', '2026-11-27') AS r WHERE NOT r")
+            .await,
+        1,
+        "the exception rules the calendar"
+    );
+
+    // Exported, the same definitions; applied again, nothing to do.
+    let exported = export(&db).await;
+    assert_eq!(parse_file(&exported).unwrap(), parse_file(&first).unwrap());
+    let (r, out) = apply(&args(&db, file_with(&exported))).await;
+    assert!(r.unwrap().plan.is_empty(), "{out}");
+
+    // Changed: Christmas Eve runs after all, Boxing day is no longer a holiday.
+    let second = with(true, false);
+    let (r, out) = apply(&args(&db, file_with(&second))).await;
+    assert!(!r.unwrap().plan.is_empty(), "{out}");
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM slo.calendar_exception WHERE calendar_id = 'standard'
+             AND exception_date = '2026-12-24' AND runs"
+        )
+        .await,
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM slo.holiday WHERE holiday_set = 'bank_own'")
+            .await,
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        parse_file(&export(&db).await).unwrap(),
+        parse_file(&second).unwrap()
+    );
+}
