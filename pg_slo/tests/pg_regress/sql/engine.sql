@@ -177,3 +177,52 @@ SELECT count(*) AS found_by_the_expression_index FROM slo.slo_performance
 WHERE lower(slo_id) = 'od-data-for-dss' AND business_date = '2026-04-13';
 RESET enable_seqscan;
 DROP INDEX slo.slo_performance_lower_idx;
+
+-- ---- The evaluator's lookback: pg_slo.evaluate_lookback -------------------------------------
+-- Nothing ran from Tuesday 10 February 2026 on. As of Friday 13 February 12:00 with a lookback of
+-- one day, only the instances expected to start since Thursday 12:00 are materialised; a lookback
+-- of four days adds those since Monday 12:00, and nothing older. (The recompute above
+-- materialised February; no event is stored for it, so its rows are dropped first.)
+SELECT count(*) AS events_in_february FROM slo.job_status WHERE business_date BETWEEN '2026-02-01' AND '2026-02-28';
+DELETE FROM slo.slo_performance WHERE business_date BETWEEN '2026-02-01' AND '2026-02-28';
+SET pg_slo.evaluate_lookback = '1 day';
+SELECT slo.evaluate('2026-02-13 12:00') > 0 AS added_some;
+SELECT min(expected_start) >= timestamptz '2026-02-12 12:00' AS none_older_than_a_day,
+       max(expected_start) <= timestamptz '2026-02-13 12:00' AS none_not_yet_due
+FROM slo.slo_performance WHERE business_date BETWEEN '2026-02-05' AND '2026-02-13';
+SET pg_slo.evaluate_lookback = '4 days';
+SELECT slo.evaluate('2026-02-13 12:00') > 0 AS added_some;
+SELECT min(expected_start) >= timestamptz '2026-02-09 12:00' AS none_older_than_four_days,
+       min(expected_start) < timestamptz '2026-02-12 12:00' AS older_ones_added
+FROM slo.slo_performance WHERE business_date BETWEEN '2026-02-05' AND '2026-02-13';
+SELECT slo_id, bd, state FROM perf WHERE bd BETWEEN '2026-02-05' AND '2026-02-13' AND period = '00:00' ORDER BY 1, 2;
+RESET pg_slo.evaluate_lookback;
+
+-- ---- States that depend on the time now: pending and running -----------------------------------
+-- An every-day SLO in UTC, due from 00:00 on its business date to three days later. Relative to
+-- today (UTC): the instance of two days ago started at 01:00 and is running; yesterday's is due
+-- (expected to start since yesterday 00:00) but not started: pending, its start delay growing.
+INSERT INTO slo.job VALUES ('od-probe', 'overdrafts', 'Probe job');
+INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone)
+VALUES ('now-probe', 'Probe of the states now', 'overdrafts', 'every_day', 'UTC');
+INSERT INTO slo.slo_job VALUES ('now-probe', 'od-probe', '00:00', '3 days', 'calendar');
+TRUNCATE ev;
+INSERT INTO ev
+SELECT 'overdrafts', 'od-probe', 'start', ((now() AT TIME ZONE 'UTC')::date - 2 + time '01:00') AT TIME ZONE 'UTC',
+       (now() AT TIME ZONE 'UTC')::date - 2, 'r1', NULL;
+SELECT pg_temp.post() AS stored;
+SELECT slo.evaluate() >= 0 AS evaluated;
+SELECT business_date - (now() AT TIME ZONE 'UTC')::date AS days_ago, state, start_delay,
+       end_delay IS NULL AS no_end_delay_yet, slack_breached
+FROM slo.slo_performance_report WHERE slo_id = 'now-probe' AND business_date <> (now() AT TIME ZONE 'UTC')::date
+  AND business_date >= (now() AT TIME ZONE 'UTC')::date - 2 AND start_delay IS NOT NULL AND actual_start IS NOT NULL
+UNION ALL
+SELECT business_date - (now() AT TIME ZONE 'UTC')::date, state,
+       CASE WHEN start_delay > interval '24 hours' AND start_delay < interval '48 hours' THEN interval '1 day' END,
+       end_delay IS NULL, slack_breached
+FROM slo.slo_performance_report WHERE slo_id = 'now-probe' AND business_date = (now() AT TIME ZONE 'UTC')::date - 1
+ORDER BY 1;
+-- Tomorrow's instance is not due yet: no row.
+SELECT count(*) AS tomorrow FROM slo.slo_performance
+WHERE slo_id = 'now-probe' AND business_date = (now() AT TIME ZONE 'UTC')::date + 1;
+DELETE FROM slo.slo WHERE slo_id = 'now-probe';
