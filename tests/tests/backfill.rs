@@ -302,3 +302,51 @@ od-calc,overdrafts,start,2026-11-17T00:30:00-05:00,2026-11-16,r1,batch01,
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn on_a_terminal_the_backfill_shows_its_progress_and_off_one_it_prints_none() {
+    let db = TestDb::new().await;
+    db.define_overdraft_slo("od", "America/New_York", "1 day 00:00", "1 day 03:00", "0")
+        .await;
+    let dir = std::env::temp_dir().join(format!("pg_slo_bf_{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("history.ndjson");
+    let lines: Vec<String> = (0..3000)
+        .map(|i| event(&format!("run-{i}"), "start", "2026-11-17T00:30:00-05:00").to_string())
+        .collect();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let command = format!(
+        "{} backfill --insecure-no-auth {}",
+        binary().display(),
+        file.display()
+    );
+    // `script` gives the command a terminal (a pseudo-terminal) and copies what it draws.
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("DATABASE_URL", db.url())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    let drawn = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{drawn}");
+    let total = std::fs::metadata(&file).unwrap().len();
+    assert!(
+        drawn.contains("KiB/") && drawn.contains(" KiB (") && drawn.contains("left)"),
+        "a progress bar with bytes read, the total and the time left ({total} bytes): {drawn:?}"
+    );
+    assert!(
+        drawn.contains("3000"),
+        "the summary counts the events: {drawn}"
+    );
+    assert_eq!(db.events().await.len(), 3000);
+
+    // Off a terminal (a pipe, as in CI or cron): the summary only, no drawing.
+    let again = backfill(&db, &["--insecure-no-auth", file.to_str().unwrap()], None);
+    assert!(again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !stderr.contains("left)") && !stderr.contains('\u{1b}'),
+        "no progress bar on a pipe: {stderr:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

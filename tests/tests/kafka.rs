@@ -463,6 +463,17 @@ async fn a_database_outage_pauses_consumption_dead_letters_nothing_and_resumes()
     wait_positions(&db, &group, &ends_of(&sent), Duration::from_secs(60)).await;
     let positions_before = ends_of(&sent);
 
+    // PostgreSQL stops as a fast shutdown does: each of the consumer's sessions is ended with
+    // SQLSTATE 57P01 (the consumer's only connections to this test's database), then new
+    // connections are refused. (The machine's one cluster serves every test at once, so the
+    // stop is played on this database's sessions and at the proxy rather than with pg_ctl.)
+    let terminated = db
+        .count(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+        )
+        .await;
+    assert!(terminated >= 1, "the consumer's sessions were ended");
     proxy.cut();
     let during: Vec<_> = (100..300).map(send).collect();
     for (k, v) in &during {
