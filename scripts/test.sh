@@ -4,9 +4,12 @@
 #   1. formatting and lints;
 #   2. extension tests: pg_regress against the system cluster (pg_slo/tests/pg_regress), and the
 #      release checks (scripts/upgrade_test.sh);
-#   3. unit tests (slo_core, api), API integration tests (api/tests, one database per test)
-#      and end-to-end tests (tests/tests, the real pg-slo binary), with cargo-nextest; the Kafka
-#      tests against a test broker (tansu) started here on loopback and stopped at the end.
+#   3. schema-driven fuzzing of the HTTP API (scripts/api_fuzz.sh: schemathesis, no 5xx);
+#   4. unit and property tests (slo_core, api; hostile input included), API integration tests
+#      (api/tests, one database per test) and end-to-end tests (tests/tests, the real pg-slo
+#      binary; reliability: SIGKILL of the API, two instances, an immediate restart of a
+#      scratch PostgreSQL), with cargo-nextest; the Kafka tests against a test broker (tansu)
+#      started here on loopback and stopped at the end.
 # PostgreSQL is left running.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -29,11 +32,14 @@ log "extension tests (pg_regress)"
 log "extension release checks (released scripts unchanged, upgrades keep data)"
 "$ROOT/scripts/upgrade_test.sh"
 
+cargo build --locked -p api --bin pg-slo
+log "schema-driven fuzzing of the HTTP API (schemathesis against /openapi.json: no 5xx)"
+"$ROOT/scripts/api_fuzz.sh"
+
 log "unit, integration and end-to-end tests"
 drop_stale_test_databases
 trap stop_test_broker EXIT
 start_test_broker
-cargo build --locked -p api --bin pg-slo
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast
 else
