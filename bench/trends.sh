@@ -66,3 +66,11 @@ row "slo.job_run, every run of two years, vs a scan of the events" \
   "$(time_ms "SELECT count(*), max(duration), count(host_id) FROM slo.job_run;")" "$events"
 row "slo.job_run, one job's two years, vs a scan of the events" \
   "$(time_ms "SELECT count(*), max(duration) FROM slo.job_run WHERE job_id = 'job-1900';")" "$events"
+echo
+printf '%-58s %12s %12s %7s\n' "the report view at this scale (issue 10)" "pg_slo" "baseline" "ratio"
+day=$(time_ms "SELECT count(*) FROM slo.slo_performance WHERE business_date = '$AS_OF';")
+row "today's report: every SLO of the latest date, vs its rows" \
+  "$(time_ms "SELECT count(*), count(*) FILTER (WHERE state = 'late'), max(end_delay) FROM slo.slo_performance_report WHERE business_date = '$AS_OF';")" "$day"
+year=$(time_ms "SELECT count(*) FROM slo.slo_performance WHERE slo_id = 'slo-7' AND business_date > date '$AS_OF' - 365;")
+row "one SLO's year of the report, vs its rows" \
+  "$(time_ms "SELECT count(*), count(*) FILTER (WHERE state = 'missed'), avg(end_delay) FROM slo.slo_performance_report WHERE slo_id = 'slo-7' AND business_date > date '$AS_OF' - 365;")" "$year"
