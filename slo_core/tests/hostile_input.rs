@@ -8,20 +8,15 @@ use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use slo_core::definitions::{parse_file, Interval};
-use slo_core::event::{parse_iso_date, parse_rfc3339_with_offset, parse_time_of_day};
+use slo_core::event::{parse_iso_date, parse_rfc3339_with_offset, parse_time_of_day, EVENT_FIELDS};
 use slo_core::{parse_events, Identifier, MAX_IDENTIFIER_LEN};
 
-const FIELDS: [&str; 9] = [
-    "app_id",
-    "job_id",
-    "status",
-    "status_time",
-    "business_date",
-    "run_id",
-    "host_id",
-    "period_start",
-    "client_id",
-];
+/// The event's fields, and one only the server may set.
+fn field_names() -> Vec<&'static str> {
+    let mut all = EVENT_FIELDS.to_vec();
+    all.push("client_id");
+    all
+}
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap()
@@ -80,7 +75,7 @@ fn event_like() -> impl Strategy<Value = Value> {
     (
         prop::collection::vec(
             (
-                0..FIELDS.len(),
+                0..field_names().len(),
                 prop_oneof![3 => texty().prop_map(Value::String), 1 => json()],
             ),
             0..12,
@@ -90,7 +85,7 @@ fn event_like() -> impl Strategy<Value = Value> {
         .prop_map(|(fields, extra)| {
             let mut m = Map::new();
             for (i, v) in fields {
-                m.insert(FIELDS[i].to_owned(), v);
+                m.insert(field_names()[i].to_owned(), v);
             }
             if let Some((k, v)) = extra {
                 m.insert(k, v);

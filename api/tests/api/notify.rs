@@ -60,6 +60,29 @@ async fn define_slo(db: &TestDb) {
         .await;
 }
 
+/// A session that LISTENs on `slo_alert`; each notification arrives as (channel, payload).
+async fn listen(
+    db: &TestDb,
+) -> (
+    tokio_postgres::Client,
+    tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+) {
+    let (listener, mut connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                let _ = tx.send((n.channel().to_owned(), n.payload().to_owned()));
+            }
+        }
+    });
+    listener.batch_execute("LISTEN slo_alert").await.unwrap();
+    (listener, rx)
+}
+
 /// Raises `late` alerts now for the given business dates of `s1`; returns their ids.
 async fn raise(db: &TestDb, dates: &[&str]) -> Vec<i64> {
     let client = db.client().await;
@@ -247,19 +270,7 @@ async fn muted_alerts_and_alerts_older_than_the_maximum_age_are_not_delivered() 
 async fn each_new_alert_is_sent_with_pg_notify_as_json() {
     let db = TestDb::new().await;
     define_slo(&db).await;
-    let (listener, mut connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(Ok(m)) = messages.next().await {
-            if let tokio_postgres::AsyncMessage::Notification(n) = m {
-                let _ = tx.send((n.channel().to_owned(), n.payload().to_owned()));
-            }
-        }
-    });
-    listener.batch_execute("LISTEN slo_alert").await.unwrap();
+    let (_listener, mut rx) = listen(&db).await;
     let ids = raise(&db, &["2026-11-01"]).await;
     // Raised again: no second notification.
     raise(&db, &["2026-11-01"]).await;
@@ -339,19 +350,7 @@ async fn a_job_that_never_starts_reaches_the_webhook_as_late_start_late_and_slac
 async fn several_sessions_evaluating_at_once_raise_and_notify_each_alert_once() {
     let db = TestDb::new().await;
     define_slo(&db).await;
-    let (listener, mut connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(Ok(m)) = messages.next().await {
-            if let tokio_postgres::AsyncMessage::Notification(n) = m {
-                let _ = tx.send(n.payload().to_owned());
-            }
-        }
-    });
-    listener.batch_execute("LISTEN slo_alert").await.unwrap();
+    let (_listener, mut rx) = listen(&db).await;
     // Four sessions call slo.evaluate at once, each for the same times in turn (as several
     // background workers or cron jobs would): the instances of the last days of `s1`, none with
     // an event, become late_start, late and slack_breached.
@@ -409,7 +408,8 @@ async fn several_sessions_evaluating_at_once_raise_and_notify_each_alert_once() 
     );
     // One notification per alert, none twice.
     let mut notified: Vec<i64> = Vec::new();
-    while let Ok(Some(payload)) = tokio::time::timeout(Duration::from_millis(1500), rx.recv()).await
+    while let Ok(Some((_, payload))) =
+        tokio::time::timeout(Duration::from_millis(1500), rx.recv()).await
     {
         let alert: Value = serde_json::from_str(&payload).unwrap();
         notified.push(alert["alert_id"].as_i64().unwrap());
