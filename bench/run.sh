@@ -21,3 +21,6 @@ echo "== trends (issue 7) =="
 echo
 echo "== backfill (issue 8) =="
 "$ROOT/bench/backfill.sh"
+echo
+echo "== HTTP ingest (issue 10) =="
+"$ROOT/bench/ingest.sh"
