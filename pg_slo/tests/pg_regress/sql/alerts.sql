@@ -7,7 +7,7 @@
 -- ============================================================================
 SET timezone = 'America/New_York';
 \set VERBOSITY terse
-TRUNCATE slo.job_status, slo.slo_performance, slo.alert CASCADE;
+TRUNCATE slo.job_status, slo.slo_performance, slo.alert RESTART IDENTITY CASCADE;  -- alert ids from 1, whatever ran before
 DELETE FROM slo.slo_job; DELETE FROM slo.slo; DELETE FROM slo.calendar;
 SET client_min_messages = warning;
 \o /dev/null
