@@ -19,7 +19,7 @@ fi
 
 DB=pg_slo_api_fuzz
 bin=$ROOT/target/debug/pg-slo
-[[ -x $bin ]] || cargo build --locked -q -p api --bin pg-slo
+cargo build --locked -q -p api --bin pg-slo # a no-op when scripts/test.sh has just built it
 url="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$DB"
 pid=
 cleanup() {
@@ -32,7 +32,7 @@ psql -d "$DB" -qc "CREATE EXTENSION pg_slo"
 "$bin" apply --database-url "$url" examples/foxfire.toml >/dev/null
 token=$("$bin" token issue --database-url "$url" --client fuzz --apps overdrafts,decision_support,deposits 2>/dev/null)
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 RUST_LOG=warn "$bin" serve --database-url "$url" --listen "127.0.0.1:$port" --rate-limit-per-sec 0 \
   2>"$ROOT/target/api_fuzz.log" &
 pid=$!

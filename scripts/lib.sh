@@ -156,12 +156,17 @@ ensure_tansu() {
   "$TANSU" --version >/dev/null
 }
 
+# A TCP port free on loopback now (for a server a script starts).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # Starts tansu on a free loopback port (in memory: a restart loses its topics) and exports
 # PG_SLO_TEST_KAFKA=127.0.0.1:PORT for the tests. stop_test_broker stops it; call it from a trap.
 start_test_broker() {
   ensure_tansu
   local port
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   log "starting the test broker on 127.0.0.1:$port"
   "$TANSU" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
     --storage-engine memory://tansu/ >"$ROOT/target/tansu.log" 2>&1 &

@@ -36,25 +36,39 @@ pub struct TestDb {
     pub name: String,
     pub host: String,
     pub port: u16,
+    /// The server's admin connection string (where the database is created and dropped).
+    admin: String,
 }
 
 impl TestDb {
-    /// Creates the database, the extension, two applications and one defined job.
+    /// Creates the database, the extension, two applications and one defined job, on the
+    /// server of [`admin_url`].
     pub async fn new() -> TestDb {
-        let admin = connect(&admin_url()).await;
+        TestDb::on(&admin_url()).await
+    }
+
+    /// The same on another server, given by its admin connection string (a scratch cluster of
+    /// a test's own).
+    pub async fn on(admin_url: &str) -> TestDb {
+        let admin = connect(admin_url).await;
         let name = format!("pg_slo_test_{}", uuid::Uuid::new_v4().simple());
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .unwrap();
-        let cfg: tokio_postgres::Config = admin_url().parse().unwrap();
+        let cfg: tokio_postgres::Config = admin_url.parse().unwrap();
         let host = match &cfg.get_hosts()[0] {
             tokio_postgres::config::Host::Tcp(h) => h.clone(),
             #[cfg(unix)]
             tokio_postgres::config::Host::Unix(p) => p.to_string_lossy().into_owned(),
         };
         let port = cfg.get_ports().first().copied().unwrap_or(5432);
-        let db = TestDb { name, host, port };
+        let db = TestDb {
+            name,
+            host,
+            port,
+            admin: admin_url.to_owned(),
+        };
         db.client()
             .await
             .batch_execute(
@@ -171,16 +185,16 @@ impl TestDb {
     }
 }
 
-/// Runs `sql` on the admin database from a `Drop`: on a runtime of its own (Drop cannot await,
-/// and the test's runtime may be shutting down); errors are ignored.
-fn run_on_drop(sql: String) {
+/// Runs `sql` on the admin database `admin` from a `Drop`: on a runtime of its own (Drop cannot
+/// await, and the test's runtime may be shutting down); errors are ignored.
+fn run_on_drop(admin: String, sql: String) {
     let _ = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
-            if let Ok((client, conn)) = tokio_postgres::connect(&admin_url(), NoTls).await {
+            if let Ok((client, conn)) = tokio_postgres::connect(&admin, NoTls).await {
                 tokio::spawn(conn);
                 let _ = client.batch_execute(&sql).await;
             }
@@ -191,10 +205,10 @@ fn run_on_drop(sql: String) {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        run_on_drop(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
+        run_on_drop(
+            self.admin.clone(),
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
     }
 }
 
@@ -205,7 +219,7 @@ pub struct TestRole {
 
 impl Drop for TestRole {
     fn drop(&mut self) {
-        run_on_drop(format!("DROP ROLE IF EXISTS {}", self.name));
+        run_on_drop(admin_url(), format!("DROP ROLE IF EXISTS {}", self.name));
     }
 }
 

@@ -115,6 +115,17 @@ impl PgSlo {
     }
 }
 
+/// Starts `pg-slo serve` on a free loopback port of `database_url`, with `extra` flags after
+/// `--listen`; returns it, once it logs that it listens, and its base URL.
+pub fn serve(database_url: &str, extra: &[&str]) -> (PgSlo, String) {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let api = PgSlo::start(&args, &[("DATABASE_URL", database_url)]);
+    let line = api.wait_for_log("pg-slo API listening", Duration::from_secs(20));
+    let base = format!("http://{}", line["addr"].as_str().unwrap());
+    (api, base)
+}
+
 impl Drop for PgSlo {
     fn drop(&mut self) {
         self.kill_hard();

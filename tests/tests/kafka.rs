@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use tests::kafka::{broker, create_topic, Producer};
-use tests::process::PgSlo;
+use tests::process::{self, PgSlo};
 use tests::{readme_event, DbProxy, TestDb};
 
 /// The client the consumer posts directly produced events as (`--client-id`).
@@ -514,11 +514,9 @@ fn publishing_api(
     topic: &str,
     ack_secs: &str,
 ) -> (PgSlo, String) {
-    let api = PgSlo::start(
+    let (api, base) = process::serve(
+        database_url,
         &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
             "--publish",
             "--kafka-brokers",
             brokers,
@@ -527,11 +525,9 @@ fn publishing_api(
             "--kafka-ack-timeout-secs",
             ack_secs,
         ],
-        &[("DATABASE_URL", database_url)],
     );
-    let line = api.wait_for_log("pg-slo API listening", Duration::from_secs(20));
+    let line = api.wait_for_log("pg-slo API listening", Duration::from_secs(1));
     assert_eq!(line["mode"], "publish to Kafka");
-    let base = format!("http://{}", line["addr"].as_str().unwrap());
     (api, base)
 }
 

@@ -15,18 +15,16 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tests::process::PgSlo;
+use tests::process::{self, PgSlo};
 use tests::TestDb;
 use tokio::sync::watch;
 
 /// Starts `pg-slo serve` on a free loopback port of `database_url`, with a small pool and no
 /// rate limit (the tests post faster than a scheduler would); returns it and its base URL.
 fn serve(database_url: &str) -> (PgSlo, String) {
-    let api = PgSlo::start(
+    process::serve(
+        database_url,
         &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
             "--db-timeout-secs",
             "2",
             "--pool-size",
@@ -34,11 +32,7 @@ fn serve(database_url: &str) -> (PgSlo, String) {
             "--rate-limit-per-sec",
             "0",
         ],
-        &[("DATABASE_URL", database_url)],
-    );
-    let line = api.wait_for_log("pg-slo API listening", Duration::from_secs(20));
-    let base = format!("http://{}", line["addr"].as_str().unwrap());
-    (api, base)
+    )
 }
 
 /// An HTTP client that opens a connection per request: a connection that breaks can only be

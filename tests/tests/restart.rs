@@ -14,8 +14,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tests::connect;
-use tests::process::PgSlo;
+use tests::process;
+use tests::TestDb;
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -149,9 +149,9 @@ fn events() -> Vec<Value> {
     out
 }
 
-async fn performance(url: &str) -> Vec<String> {
-    let client = connect(url).await;
-    client
+async fn performance(db: &TestDb) -> Vec<String> {
+    db.client()
+        .await
         .query(
             "SELECT concat_ws(' ', slo_id, business_date, period_start, expected_start, expected_end,
                               actual_start, actual_end, failed_runs)
@@ -168,36 +168,19 @@ async fn performance(url: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_immediate_restart_of_postgresql_under_load_loses_no_acknowledged_event() {
     let cluster = Cluster::start();
-    let setup = connect(&cluster.url()).await;
-    setup
-        .batch_execute(
-            "CREATE EXTENSION pg_slo;
-             INSERT INTO slo.application VALUES ('overdrafts', 'Overdrafts');
-             INSERT INTO slo.job VALUES ('od-calc', 'overdrafts', 'Calculate and charge overdrafts');
-             INSERT INTO slo.calendar VALUES ('every_day', 'Every day', '{1,2,3,4,5,6,7}', NULL, true);
-             INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone)
-               VALUES ('od-data', 'Overdraft data', 'overdrafts', 'every_day', 'UTC');
-             INSERT INTO slo.slo_job VALUES ('od-data', 'od-calc', '1 day 00:30', '1 day 03:00', 'calendar');",
-        )
-        .await
-        .unwrap();
-    drop(setup);
-
-    let api = PgSlo::start(
+    let db = TestDb::on(&cluster.url()).await;
+    db.define_overdraft_slo("od-data", "UTC", "1 day 00:30", "1 day 03:00", "0")
+        .await;
+    let (api, base) = process::serve(
+        &db.url(),
         &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
             "--insecure-no-auth",
             "--rate-limit-per-sec",
             "0",
             "--db-timeout-secs",
             "2",
         ],
-        &[("DATABASE_URL", &cluster.url())],
     );
-    let listening = api.wait_for_log("pg-slo API listening", Duration::from_secs(20));
-    let base = format!("http://{}", listening["addr"].as_str().unwrap());
 
     // Four clients post their share of the events one request at a time, each retried with the
     // same body until it is answered 201.
@@ -277,7 +260,7 @@ async fn an_immediate_restart_of_postgresql_under_load_loses_no_acknowledged_eve
     );
 
     // Every event answered 201 is stored, once; the repeats of the source were no-ops.
-    let client = connect(&cluster.url()).await;
+    let client = db.client().await;
     let distinct: Vec<String> = {
         let mut keys: Vec<String> = all
             .iter()
@@ -313,7 +296,7 @@ async fn an_immediate_restart_of_postgresql_under_load_loses_no_acknowledged_eve
     );
 
     // The rows the trigger kept through the crash equal a rebuild from the events.
-    let live = performance(&cluster.url()).await;
+    let live = performance(&db).await;
     assert_eq!(live.len(), 30, "{live:?}");
     let complete: i64 = client
         .query_one(
@@ -333,6 +316,8 @@ async fn an_immediate_restart_of_postgresql_under_load_loses_no_acknowledged_eve
         .execute("SELECT slo.recompute('2020-01-01', '2020-01-30')", &[])
         .await
         .unwrap();
-    assert_eq!(performance(&cluster.url()).await, live);
+    assert_eq!(performance(&db).await, live);
     drop(api);
+    drop(db); // before the cluster stops
+    drop(cluster);
 }

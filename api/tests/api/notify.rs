@@ -358,10 +358,7 @@ async fn several_sessions_evaluating_at_once_raise_and_notify_each_alert_once() 
         .map(|_| {
             let url = db.url();
             tokio::spawn(async move {
-                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(connection);
+                let client = tests::connect(&url).await;
                 for minutes in [31, 181, 211, 212, 240] {
                     client
                         .execute(
