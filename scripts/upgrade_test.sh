@@ -8,7 +8,8 @@
 #     frozen install script beside the current library), load definitions, events, performance
 #     rows and alerts, run `ALTER EXTENSION pg_slo UPDATE` (through the upgrade scripts of
 #     pg_slo/sql/, installed by `cargo pgrx install`), and check that every row is still there
-#     and that the schema equals a fresh install of this version.
+#     (in the columns it had; an upgrade may add columns) and that the schema equals a fresh
+#     install of this version.
 #
 # Releasing version X: copy the installed pg_slo--X.sql to pg_slo/sql/releases/ and never edit it
 # again; the next version adds pg_slo/sql/pg_slo--X--NEXT.sql (see README, "Releases").
@@ -32,14 +33,19 @@ if [[ -f $RELEASES/pg_slo--$VERSION.sql ]]; then
   fi
 fi
 
-# Rows of every table of schema slo, as one checksum per table (what must survive an upgrade).
-table_sums() {
+# The statements that checksum the rows of every table of schema slo, one line per table, over
+# the columns each table has now (what must survive an upgrade; an upgrade may add columns).
+table_sums_sql() {
   psql -d "$1" -XtA -v ON_ERROR_STOP=1 <<'SQL'
-SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), '''') FROM %s t',
-              c.oid::regclass, c.oid::regclass)
+SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_agg(t.r::text, '','' ORDER BY t.r::text)), '''') '
+              'FROM (SELECT ROW(%s) AS r FROM %s) t;',
+              c.oid::regclass,
+              (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+               FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+              c.oid::regclass)
 FROM pg_class c
 WHERE c.relnamespace = 'slo'::regnamespace AND c.relkind = 'r'
-ORDER BY 1 \gexec
+ORDER BY 1
 SQL
 }
 
@@ -112,10 +118,11 @@ VALUES ('overdrafts', 'od-calc', 'start', '2025-11-18 00:35-05', '2025-11-17', '
        ('overdrafts', 'od-new-job', 'start', '2025-11-18 00:40-05', '2025-11-17', 'r1', 'h1');
 SELECT slo.evaluate('2025-11-18 09:00-05');
 SQL
-  before=$(cd "$ROOT" && table_sums "$db")
+  sums=$(table_sums_sql "$db")
+  before=$(psql -d "$db" -XtA -v ON_ERROR_STOP=1 <<<"$sums")
   psql -d "$db" -q -v ON_ERROR_STOP=1 -c "ALTER EXTENSION pg_slo UPDATE" >/dev/null
   now=$(psql -d "$db" -XtAc "SELECT extversion FROM pg_extension WHERE extname = 'pg_slo'")
-  after=$(cd "$ROOT" && table_sums "$db")
+  after=$(psql -d "$db" -XtA -v ON_ERROR_STOP=1 <<<"$sums")
   psql -d "$fresh" -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_slo" >/dev/null
   if [[ $now != "$VERSION" ]]; then
     echo "FAIL: after ALTER EXTENSION pg_slo UPDATE the version is $now, not $VERSION" >&2

@@ -99,3 +99,87 @@ COMMENT ON FUNCTION slo.raise_due_alerts(timestamptz) IS
   'and at_risk when not yet late but the predicted end (as_of plus the remaining typical duration of each incomplete '
   'job, one after another; needs 3 successful runs of each) is after the expected end; and recovered for a complete '
   'instance with an at_risk alert that has none yet. Called by slo.evaluate.';
+
+-- The engine keeps the state of each daily SLO day beside its row and merges new events into
+-- it (no lock per SLO day, no read of the day's other events); rows are written as
+-- INSERT ... ON CONFLICT does, so slo.evaluate no longer takes the engine's locks, and inserts in
+-- byte-wise key order as the engine does. Every index of slo.slo_performance is maintained
+-- directly, so the SQL fallback slo.write_performance_rows is gone. Rows of earlier releases
+-- have no state: the engine rebuilds it from their events on their next event.
+ALTER TABLE slo.slo_performance ADD COLUMN engine_state bytea NULL;
+COMMENT ON COLUMN slo.slo_performance.engine_state IS
+  'Internal to the engine, not for reports: what each job of a daily instance did (earliest start, earliest success, '
+  'failed runs), merged with each new event. NULL for intraday instances and for rows without events; rebuilt from '
+  'slo.job_status when missing or made for other jobs of the SLO.';
+
+DROP FUNCTION slo.write_performance_rows(text[], date[], time[], timestamptz[], timestamptz[], timestamptz[],
+                                         timestamptz[], int[]);
+
+COMMENT ON FUNCTION slo.lock_slo_days(text[], date[]) IS
+  'Takes the engine''s locks of the given SLO days: a writers'' lock (shared) and the transaction advisory locks of '
+  'their buckets (128 buckets, in order), as a writer that recomputes SLO days from their events holds them.';
+COMMENT ON FUNCTION slo.lock_all_slo_days() IS
+  'Takes every lock of the engine, exclusively, in order: for changes that concern all SLO days (recompute, deleting '
+  'an SLO); every other writer of slo.slo_performance waits until the transaction ends.';
+
+COMMENT ON FUNCTION slo.refresh_slo_days(text[], date[]) IS
+  'Rebuilds the performance rows of the given (slo_id, business_date) pairs from all their events; returns rows written. '
+  'Safe beside concurrent writers of the same SLO days. Called by slo.recompute.';
+
+CREATE OR REPLACE FUNCTION slo.materialize_due(from_date date, to_date date, as_of timestamptz, min_expected_start timestamptz)
+RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  added int;
+  ids text[];
+  dates date[];
+  periods time[];
+  starts timestamptz[];
+  ends timestamptz[];
+BEGIN
+  WITH cand AS (
+    SELECT s.slo_id, r.run_date AS business_date, p.p, s.time_zone, s.period, s.window_start, s.window_end, s.calendar_id
+    FROM slo.slo s
+    JOIN slo.run_date r ON r.calendar_id = s.calendar_id AND r.run_date BETWEEN $1 AND $2
+    CROSS JOIN LATERAL (
+      SELECT time '00:00' AS p WHERE s.period IS NULL
+      UNION ALL
+      SELECT q FROM slo.intraday_period_starts(s.window_start, s.window_end, s.period) AS q WHERE s.period IS NOT NULL
+    ) AS p
+    WHERE s.active
+  ), expected AS (
+    SELECT c.slo_id, c.business_date, c.p,
+           min(slo.expected_instant(c.time_zone, c.period, c.window_start, c.window_end, c.calendar_id,
+                                    c.business_date, c.p, j.expected_start, j.day_unit)) AS expected_start,
+           max(slo.expected_instant(c.time_zone, c.period, c.window_start, c.window_end, c.calendar_id,
+                                    c.business_date, c.p, j.expected_end, j.day_unit)) AS expected_end
+    FROM cand c JOIN slo.slo_job j ON j.slo_id = c.slo_id
+    GROUP BY 1, 2, 3
+  )
+  -- In key order, byte-wise, as the engine writes rows: writers waiting for each other's new
+  -- rows never wait in a circle.
+  SELECT array_agg(e.slo_id ORDER BY e.slo_id COLLATE "C", e.business_date, e.p),
+         array_agg(e.business_date ORDER BY e.slo_id COLLATE "C", e.business_date, e.p),
+         array_agg(e.p ORDER BY e.slo_id COLLATE "C", e.business_date, e.p),
+         array_agg(e.expected_start ORDER BY e.slo_id COLLATE "C", e.business_date, e.p),
+         array_agg(e.expected_end ORDER BY e.slo_id COLLATE "C", e.business_date, e.p)
+  INTO ids, dates, periods, starts, ends
+  FROM expected e
+  WHERE e.expected_start <= $3 AND e.expected_start >= $4 AND e.expected_end IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM slo.slo_performance x
+                    WHERE x.slo_id = e.slo_id AND x.business_date = e.business_date AND x.period_start = e.p);
+  IF ids IS NULL THEN
+    RETURN 0;
+  END IF;
+  -- Safe beside the engine without its locks: it writes rows as INSERT ... ON CONFLICT does.
+  INSERT INTO slo.slo_performance (slo_id, business_date, period_start, expected_start, expected_end)
+  SELECT u.* FROM unnest(ids, dates, periods, starts, ends) AS u
+  ON CONFLICT (slo_id, business_date, period_start) DO NOTHING;
+  GET DIAGNOSTICS added = ROW_COUNT;
+  RETURN added;
+END
+$$;
+COMMENT ON FUNCTION slo.materialize_due(date, date, timestamptz, timestamptz) IS
+  'Inserts the instances of the business dates given that are due (expected start in [min_expected_start, as_of]) '
+  'and have no row yet; never changes an existing row. Returns rows added.';

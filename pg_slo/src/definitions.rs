@@ -98,7 +98,7 @@ pub(crate) struct Definitions {
     pub generation: Generation,
     /// Every job and the application it belongs to.
     pub job_app: HashMap<String, String>,
-    /// The active SLOs that have jobs.
+    /// The active SLOs that have jobs (each SLO's jobs sorted by id).
     pub slos: Vec<SloDef<'static>>,
     /// For each job, the indexes in `slos` of the active SLOs that depend on it.
     pub slos_of_job: HashMap<String, Vec<usize>>,
@@ -117,15 +117,9 @@ pub(crate) fn current() -> Rc<Definitions> {
     defs
 }
 
-/// The definitions last loaded, unchecked (the latest when none were). The engine uses them to
-/// find which SLO days to lock, then checks them with [`latest`] once it holds the locks.
-pub(crate) fn cached() -> Rc<Definitions> {
-    CACHE.with(|c| c.borrow().clone()).unwrap_or_else(latest)
-}
-
 /// The definitions as a new snapshot sees them (READ COMMITTED: what is committed now). The
-/// engine checks them again after waiting for its locks, as a definition change may have
-/// committed meanwhile.
+/// engine reads them once it holds its locks, and again after waiting for more, as a definition
+/// change may have committed meanwhile.
 pub(crate) fn latest() -> Rc<Definitions> {
     let snapshot = ReadSnapshot::fresh();
     let generation = crate::direct_read::definitions_generation();
@@ -279,7 +273,7 @@ fn slo_def(row: SloRow) -> SloDef<'static> {
         ),
     };
     let calendar = crate::calendar_cache::calendar(&row.calendar_id);
-    let jobs = row
+    let mut jobs: Vec<SloJobDef> = row
         .job_ids
         .into_iter()
         .zip(row.starts)
@@ -293,6 +287,9 @@ fn slo_def(row: SloRow) -> SloDef<'static> {
             job_id,
         })
         .collect();
+    // Sorted by id: a job's index is then its position in the state the engine keeps of a daily
+    // SLO day (slo_core::day_state).
+    jobs.sort_by(|a, b| a.job_id.cmp(&b.job_id));
     SloDef {
         slo_id: row.slo_id,
         schedule: SloSchedule {

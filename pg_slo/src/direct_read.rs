@@ -1,7 +1,6 @@
 //! Reads that the engine makes on every statement, straight through the table and index access
 //! methods, without SQL: the events of (job, business date) keys by the event key's index, the
-//! performance rows of SLO days by their primary key, and the one row of
-//! `slo.definitions_generation`.
+//! definition tables, and the one row of `slo.definitions_generation`.
 //!
 //! Why not SPI: a statement costs planning and executor start-up that dwarf a one-row index
 //! lookup, and a plan kept to avoid that can be misplanned for good (a seq scan costed at zero
@@ -12,7 +11,7 @@
 //! snapshot is taken (so every row committed before the engine's locks were granted is seen);
 //! under REPEATABLE READ it is the transaction's snapshot.
 //!
-//! Reads `slo.job_status`, `slo.slo_performance` and `slo.definitions_generation`; writes nothing.
+//! Reads `slo.job_status`, the definition tables and `slo.definitions_generation`; writes nothing.
 
 use crate::calendar::raise;
 use crate::conv::{date_in, date_out, time_in, tstz_in};
@@ -21,7 +20,7 @@ use pgrx::datum::{Date, Time, TimestampWithTimeZone};
 use pgrx::pg_sys;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
 use pgrx::{FromDatum, IntoDatum, PgTupleDesc};
-use slo_core::engine::{EngineEvent, PerformanceRow};
+use slo_core::engine::EngineEvent;
 use slo_core::Status;
 use std::cell::RefCell;
 use std::ffi::CString;
@@ -173,6 +172,17 @@ pub(crate) unsafe fn columns(
         c.push((key, found.clone()));
     });
     found
+}
+
+/// The position (0-based) of column `name` in the table `rel`, if it has one (not cached: for a
+/// column that a table of an older release lacks until the extension is updated).
+///
+/// # Safety
+/// `rel` must be an open relation.
+pub(crate) unsafe fn column_position(rel: pg_sys::Relation, name: &str) -> Option<usize> {
+    PgTupleDesc::from_pg_unchecked((*rel).rd_att)
+        .iter()
+        .position(|a| !a.attisdropped && a.name() == name)
 }
 
 /// The snapshot the engine's reads use, until [`Self::release`].
@@ -396,60 +406,6 @@ pub(crate) fn events(
                 run_id: text(c[4]),
                 period_start: time(c[5]),
             });
-        });
-    }
-    scan.close();
-    out
-}
-
-/// The columns of `slo.slo_performance` the engine reads (the first eight) and writes (all).
-pub(crate) const PERFORMANCE_COLUMNS: [&str; 9] = [
-    "slo_id",
-    "business_date",
-    "period_start",
-    "expected_start",
-    "expected_end",
-    "actual_start",
-    "actual_end",
-    "failed_runs",
-    "updated_at",
-];
-
-/// The stored performance rows of each (slo_id, first business date, last business date) range,
-/// with their tuple ids.
-pub(crate) fn performance_rows(
-    keys: &[(&str, NaiveDate, NaiveDate)],
-    snapshot: &ReadSnapshot,
-) -> Vec<(PerformanceRow, pg_sys::ItemPointerData)> {
-    let mut out = Vec::new();
-    if keys.is_empty() {
-        return out;
-    }
-    const COLUMNS: &[&str] = &[
-        "slo_id",
-        "business_date",
-        "period_start",
-        "expected_start",
-        "expected_end",
-        "actual_start",
-        "actual_end",
-        "failed_runs",
-    ];
-    let mut scan = TextDateScan::open("slo_performance", "slo_performance_pkey", COLUMNS, snapshot);
-    for &(slo, from, to) in keys {
-        scan.for_each(slo, from, to, |c, tid| {
-            let row = PerformanceRow {
-                slo_id: text(c[0]),
-                business_date: date(c[1]),
-                period_start: time(c[2]).unwrap_or(NaiveTime::MIN),
-                expected_start: instant(c[3]).unwrap_or_default(),
-                expected_end: instant(c[4]).unwrap_or_default(),
-                actual_start: instant(c[5]),
-                actual_end: instant(c[6]),
-                // SAFETY: an int4 column's datum from a slot.
-                failed_runs: i64::from(unsafe { i32::from_datum(c[7].0, c[7].1) }.unwrap_or(0)),
-            };
-            out.push((row, tid));
         });
     }
     scan.close();

@@ -1,21 +1,36 @@
 //! The engine's Rust half (CONTRACT sections 3 and 4): the statement trigger on
-//! `slo.job_status`, and `slo.refresh_slo_days`, which the trigger and `slo.recompute` use.
+//! `slo.job_status`, and `slo.refresh_slo_days`, which `slo.recompute` uses.
 //!
-//! Each statement that adds events recomputes every SLO day those events touch, from all of that
-//! day's events, with `slo_core::engine` (the rules are documented there). So the result is a
-//! function of the set of stored events, whatever their order, repetition or batching.
+//! Daily SLOs (most of them): each SLO day's row keeps the day's state beside it
+//! (`slo_core::day_state`: per job, the earliest start, the earliest success, the failed runs).
+//! A statement merges its new events into the latest committed state and writes the row back,
+//! without reading the day's other events: the state is a semilattice (minimums and set unions),
+//! so any order, batching or repetition of events gives the same state, and the row derived
+//! from it is the reference row. Writers of the same SLO day meet on PostgreSQL's row lock
+//! (`perf_write.rs`: a concurrent update or insert makes the later writer merge again into the
+//! newer version); writers of different days never wait for each other. A row without a state
+//! (made by `slo.evaluate`, or by an older release) or with a state made for other jobs of the
+//! SLO is rebuilt from the day's events once.
+//!
+//! Intraday SLOs: a `succeed` or `fail` without its period goes to the period of its run's
+//! earliest start, which a later event can move; so each statement recomputes every intraday SLO
+//! day it touches from all of that day's events (`slo_core::engine`), read after its locks with a
+//! new snapshot in READ COMMITTED, so each recompute sees every event committed before it.
+//!
+//! Locks: transaction advisory locks on 128 buckets of (slo_id, business_date), taken in bucket
+//! order before any row is written (no deadlock; at most 128 locks however large the COPY):
+//! shared for a daily day whose state is merged, exclusive for a day recomputed from its events.
+//! So recomputes of a day never overlap each other or merges, while merges of different days, or
+//! of the same day, go on side by side. Deleting or renaming an SLO and `slo.recompute` take
+//! every bucket exclusively, so no row is written for an SLO that is going. Under REPEATABLE
+//! READ a conflicting write raises a serialization failure rather than lose an update. Before
+//! `ALTER EXTENSION pg_slo UPDATE` from 0.1.0 the table keeps no states: every SLO day is then
+//! recomputed, under exclusive locks, as 0.1.0 did.
 //!
 //! Cost: the trigger reads its transition table directly (no query), finds the SLOs of each job
-//! in a per-backend cache of the definitions (`definitions.rs`), reads each touched day's events
-//! straight through the event key's index (`event_index.rs`), and upserts the rows that changed
-//! with one kept statement per batch (`kept_plan.rs`). A one-event `INSERT` therefore costs a
-//! lock, an index lookup per job of the SLO and at most one row write beyond the event itself.
-//!
-//! Concurrency: writers of the same SLO day are serialised by transaction advisory locks on 128
-//! buckets of (slo_id, business_date), taken in bucket order (no deadlock; at most 128 locks
-//! however large the COPY). The events are read after the locks, with a new snapshot in READ
-//! COMMITTED, so each recompute sees every event committed before it; under REPEATABLE READ the
-//! upsert raises a serialization failure rather than lose an update.
+//! in a per-backend cache of the definitions (`definitions.rs`), and reads and writes each daily
+//! row through its primary key: a one-event `INSERT` costs a lookup and one row write beyond the
+//! event itself.
 //!
 //! Integrity: every event's job exists and belongs to its application. The trigger checks each
 //! statement's (job, application) pairs against the definitions as committed after the insert's
@@ -29,36 +44,55 @@
 
 use crate::alerts;
 use crate::calendar::raise;
-use crate::conv::{date_in, date_out, time_out, tstz_out};
+use crate::conv::{date_in, tstz_in};
 use crate::definitions::{self, spi_failed, Definitions};
 use crate::direct_read::{self, ReadSnapshot};
-use crate::kept_plan::{self, KeptPlan};
-use crate::perf_write::{self, Write};
+use crate::perf_write::Writer;
 use chrono::{Datelike, NaiveDate, NaiveTime};
-use pgrx::datum::Date;
+use pgrx::datum::{Date, TimestampWithTimeZone};
 use pgrx::pg_sys;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
 use pgrx::prelude::*;
-use pgrx::{PgBuiltInOids, PgTupleDesc};
-use slo_core::engine::{performance, EngineEvent, PerformanceRow};
-use std::cell::RefCell;
+use slo_core::day_state::DailyState;
+use slo_core::engine::{performance, EngineEvent, PerformanceRow, SloDef};
+use slo_core::Status;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
-/// The first key of the engine's advisory locks (the second is the bucket).
+/// The first key of the bucket locks (the second is the bucket).
 const LOCK_CLASS: i32 = 2_026_112_401;
 /// How many buckets SLO days are locked in.
 const LOCK_BUCKETS: u64 = 128;
-/// How many SLO days one batch (one read of their events and rows, one write) covers, at most.
-const DAYS_PER_BATCH: usize = 2_000;
+/// How many SLO days one pass (one read of their events, for intraday days) covers, at most.
+const DAYS_PER_PASS: usize = 2_000;
+
+/// One new event, as the engine needs it.
+struct NewEvent {
+    job_id: String,
+    business_date: NaiveDate,
+    status: Status,
+    /// Microseconds since 1970-01-01 UTC.
+    at: i64,
+    run_id: String,
+}
 
 /// The statement's new rows, reduced to what the trigger needs.
 #[derive(Default)]
 struct NewRows {
+    events: Vec<NewEvent>,
     /// Distinct (job_id, app_id) pairs.
     job_apps: BTreeSet<(String, String)>,
-    /// Distinct (job_id, business_date) pairs.
-    job_days: BTreeSet<(String, NaiveDate)>,
 }
+
+/// The columns of `slo.job_status` the trigger reads, in this order.
+const NEW_ROW_COLUMNS: [&str; 6] = [
+    "job_id",
+    "app_id",
+    "business_date",
+    "status",
+    "status_time",
+    "run_id",
+];
 
 /// Reads the trigger's transition table (the statement's new rows) without a query.
 ///
@@ -72,20 +106,9 @@ unsafe fn read_new_rows(td: &pg_sys::TriggerData) -> NewRows {
             "slo.job_status_after_insert must be created with REFERENCING NEW TABLE".into(),
         );
     }
+    let cols = direct_read::columns(td.tg_relation, "job_status", &NEW_ROW_COLUMNS);
+    let last = cols.iter().max().map_or(0, |&c| c + 1);
     let tupdesc = (*td.tg_relation).rd_att;
-    let desc = PgTupleDesc::from_pg_unchecked(tupdesc);
-    let attnum = |name: &str| -> usize {
-        desc.iter()
-            .position(|a| !a.attisdropped && a.name() == name)
-            .unwrap_or_else(|| {
-                raise(
-                    PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-                    format!("slo.job_status has no column {name}"),
-                )
-            })
-    };
-    let (job_at, app_at, date_at) = (attnum("job_id"), attnum("app_id"), attnum("business_date"));
-    let last = job_at.max(app_at).max(date_at) + 1;
 
     let mut rows = NewRows::default();
     let slot = pg_sys::MakeSingleTupleTableSlot(tupdesc, &pg_sys::TTSOpsMinimalTuple);
@@ -93,24 +116,41 @@ unsafe fn read_new_rows(td: &pg_sys::TriggerData) -> NewRows {
     let reader = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
     pg_sys::tuplestore_select_read_pointer(store, reader);
     pg_sys::tuplestore_rescan(store);
+    let mut last_pair: Option<(String, String)> = None;
     while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
         pg_sys::slot_getsomeattrs_int(slot, last as i32);
         let values = (*slot).tts_values;
         let nulls = (*slot).tts_isnull;
-        let text = |i: usize| -> String {
-            String::from_datum(*values.add(i), *nulls.add(i)).unwrap_or_default()
-        };
-        let job = text(job_at);
-        let app = text(app_at);
-        let date = Date::from_datum(*values.add(date_at), *nulls.add(date_at))
+        let datum = |i: usize| (*values.add(cols[i]), *nulls.add(cols[i]));
+        let job_id = direct_read::text(datum(0));
+        let app_id = direct_read::text(datum(1));
+        let business_date = Date::from_datum(datum(2).0, datum(2).1)
             .map(date_in)
             .unwrap_or(NaiveDate::MIN);
-        if !rows.job_days.contains(&(job.clone(), date)) {
-            rows.job_days.insert((job.clone(), date));
+        let status_text = direct_read::text(datum(3));
+        let status = Status::parse(&status_text).unwrap_or_else(|| {
+            raise(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!("slo.job_status got an unknown status {status_text:?}"),
+            )
+        });
+        let at = TimestampWithTimeZone::from_datum(datum(4).0, datum(4).1)
+            .map(tstz_in)
+            .unwrap_or_default()
+            .timestamp_micros();
+        let run_id = direct_read::text(datum(5));
+        // Rows of a statement usually come sorted by the event key: skip the set for repeats.
+        if last_pair.as_ref() != Some(&(job_id.clone(), app_id.clone())) {
+            rows.job_apps.insert((job_id.clone(), app_id.clone()));
+            last_pair = Some((job_id.clone(), app_id));
         }
-        if !rows.job_apps.contains(&(job.clone(), app.clone())) {
-            rows.job_apps.insert((job, app));
-        }
+        rows.events.push(NewEvent {
+            job_id,
+            business_date,
+            status,
+            at,
+            run_id,
+        });
     }
     pg_sys::tuplestore_select_read_pointer(store, 0);
     pg_sys::ExecDropSingleTupleTableSlot(slot);
@@ -119,7 +159,7 @@ unsafe fn read_new_rows(td: &pg_sys::TriggerData) -> NewRows {
 
 /// The statement trigger of `slo.job_status` (AFTER INSERT, FOR EACH STATEMENT, REFERENCING NEW
 /// TABLE): registers first-seen jobs, refuses a job named under another application, and
-/// recomputes the SLO days its new events touch.
+/// brings up to date the SLO days its new events touch.
 #[pg_trigger]
 fn job_status_after_insert<'a>(
     trigger: &'a PgTrigger<'a>,
@@ -127,21 +167,34 @@ fn job_status_after_insert<'a>(
     // SAFETY: pgrx hands us the TriggerData of the firing trigger; the SQL creates it as an
     // AFTER INSERT statement trigger with a NEW TABLE.
     let rows = unsafe { read_new_rows(trigger.trigger_data()) };
-    if rows.job_days.is_empty() {
+    if rows.events.is_empty() {
         return Ok(None);
     }
-    // The definitions as committed now, after this insert's lock on slo.job_status was granted:
-    // a change of a job waits for that lock (slo.job_keep_events), so none can slip between
-    // this check and the commit.
-    let mut defs = definitions::latest();
+    // The SLO days touched, by the definitions the statement sees: active SLOs of each event's
+    // job, on run dates of their calendars, with the new events of each.
+    let seen = definitions::current();
+    let mut days: HashMap<(usize, NaiveDate), Vec<usize>> = HashMap::new();
+    for (k, e) in rows.events.iter().enumerate() {
+        for &i in seen.slos_of_job.get(&e.job_id).into_iter().flatten() {
+            if seen.slos[i].schedule.calendar.is_run_date(e.business_date) {
+                days.entry((i, e.business_date)).or_default().push(k);
+            }
+        }
+    }
+    let work: Vec<Day> = days
+        .into_iter()
+        .map(|((slo, date), new)| Day { slo, date, new })
+        .collect();
+    let mut run = Run::start(seen, work);
 
     // Jobs the definitions do not know under the sent application: register or refuse them (an
-    // unknown application, a job of another application), then take the definitions as they
-    // are now, so the next statement finds the jobs in the cache.
+    // unknown application, a job of another application). The definitions are as committed
+    // after this insert's lock on slo.job_status was granted: a change of a job waits for that
+    // lock (slo.job_keep_events), so none can slip between this check and the commit.
     let unknown: Vec<&(String, String)> = rows
         .job_apps
         .iter()
-        .filter(|(job, app)| defs.job_app.get(job) != Some(app))
+        .filter(|(job, app)| run.defs.job_app.get(job) != Some(app))
         .collect();
     if !unknown.is_empty() {
         let jobs: Vec<&str> = unknown.iter().map(|(j, _)| j.as_str()).collect();
@@ -156,23 +209,14 @@ fn job_status_after_insert<'a>(
                 .map(|_| ())
         })
         .unwrap_or_else(|e| spi_failed("registering jobs", e));
-        defs = definitions::latest();
+        // So the next statement finds the jobs in the cache.
+        run.refresh_definitions();
     }
-
-    // The SLO days touched: active SLOs of each event's job, on run dates of their calendars.
-    let mut days: BTreeSet<(usize, NaiveDate)> = BTreeSet::new();
-    for (job, date) in &rows.job_days {
-        for &i in defs.slos_of_job.get(job).into_iter().flatten() {
-            if defs.slos[i].schedule.calendar.is_run_date(*date) {
-                days.insert((i, *date));
-            }
-        }
-    }
-    refresh(&defs, &days);
+    run.finish(Mode::Merge, &rows.events);
     Ok(None)
 }
 
-/// Recomputes the performance rows of the given (slo_id, business_date) pairs from all their
+/// Rebuilds the performance rows of the given (slo_id, business_date) pairs from all their
 /// events; returns the rows written. Pairs of unknown or inactive SLOs, and dates that are not
 /// run dates of the SLO's calendar, are skipped.
 #[pg_extern(volatile, parallel_unsafe)]
@@ -183,8 +227,8 @@ fn refresh_slo_days(slo_ids: Vec<String>, business_dates: Vec<Date>) -> i32 {
             "slo_ids and business_dates must have the same length".into(),
         );
     }
-    let defs = definitions::cached();
-    let index: HashMap<&str, usize> = defs
+    let seen = definitions::current();
+    let index: HashMap<&str, usize> = seen
         .slos
         .iter()
         .enumerate()
@@ -194,12 +238,302 @@ fn refresh_slo_days(slo_ids: Vec<String>, business_dates: Vec<Date>) -> i32 {
     for (id, d) in slo_ids.iter().zip(business_dates) {
         if let Some(&i) = index.get(id.as_str()) {
             let date = date_in(d);
-            if defs.slos[i].schedule.calendar.is_run_date(date) {
+            if seen.slos[i].schedule.calendar.is_run_date(date) {
                 days.insert((i, date));
             }
         }
     }
-    i32::try_from(refresh(&defs, &days)).unwrap_or(i32::MAX)
+    let work = days
+        .into_iter()
+        .map(|(slo, date)| Day {
+            slo,
+            date,
+            new: Vec::new(),
+        })
+        .collect();
+    let written = Run::start(seen, work).finish(Mode::Rebuild, &[]);
+    i32::try_from(written).unwrap_or(i32::MAX)
+}
+
+/// How a daily SLO day is brought up to date.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Merge the statement's new events into the stored state.
+    Merge,
+    /// Rebuild the state from all the day's events.
+    Rebuild,
+}
+
+/// An SLO day to bring up to date: the SLO's index in the definitions, the business date, and
+/// the indexes of its new events.
+struct Day {
+    slo: usize,
+    date: NaiveDate,
+    new: Vec<usize>,
+}
+
+/// One statement's work on `slo.slo_performance`: its SLO days, the definitions as committed
+/// once the locks were held, and the writer.
+struct Run {
+    defs: Rc<Definitions>,
+    work: Vec<Day>,
+    writer: Writer,
+    /// The table keeps daily states (false before `ALTER EXTENSION pg_slo UPDATE` from 0.1.0: then
+    /// every SLO day is recomputed from its events, under exclusive locks, as 0.1.0 did).
+    stateful: bool,
+}
+
+impl Run {
+    /// Opens the table and takes the locks of the SLO days (`seen`: the definitions they were
+    /// found in), then reads the definitions as committed now.
+    ///
+    /// Locks: the bucket of every SLO day, in bucket order; shared for a daily day whose state
+    /// is merged (such writers meet on the row itself), exclusive for a day recomputed from its
+    /// events (intraday). So recomputes of one day never overlap, nor overlap merges; deleting
+    /// an SLO and `slo.recompute` take every bucket exclusively.
+    fn start(seen: Rc<Definitions>, work: Vec<Day>) -> Run {
+        let writer = Writer::open();
+        let stateful = writer.keeps_state();
+        let mut buckets: BTreeMap<i32, bool> = BTreeMap::new();
+        for day in &work {
+            let slo = &seen.slos[day.slo];
+            let exclusive = recomputed(slo, stateful);
+            *buckets.entry(bucket(&slo.slo_id, day.date)).or_default() |= exclusive;
+        }
+        for (b, exclusive) in buckets {
+            advisory_lock(LOCK_CLASS, b, !exclusive);
+        }
+        let mut run = Run {
+            defs: seen,
+            work,
+            writer,
+            stateful,
+        };
+        run.refresh_definitions();
+        run
+    }
+
+    /// Takes the definitions as committed now (after the locks: a definition change may have
+    /// committed while this waited), for the SLO days whose SLO is still there, active, of the
+    /// same kind, with the date a run date (days of SLOs defined meanwhile wait for
+    /// `slo.recompute`, as any definition change does).
+    fn refresh_definitions(&mut self) {
+        let latest = definitions::latest();
+        if latest.generation == self.defs.generation {
+            return;
+        }
+        let index: HashMap<&str, usize> = latest
+            .slos
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.slo_id.as_str(), i))
+            .collect();
+        let stateful = self.stateful;
+        let old = &self.defs;
+        self.work = std::mem::take(&mut self.work)
+            .into_iter()
+            .filter_map(|day| {
+                let before = &old.slos[day.slo];
+                let j = *index.get(before.slo_id.as_str())?;
+                let now = &latest.slos[j];
+                (now.schedule.calendar.is_run_date(day.date)
+                    && recomputed(now, stateful) == recomputed(before, stateful))
+                .then_some(Day { slo: j, ..day })
+            })
+            .collect();
+        self.defs = latest;
+    }
+
+    /// Brings every SLO day up to date, then raises the alerts the changes call for. Returns
+    /// rows written.
+    ///
+    /// Every row is written in the order of its key (slo_id, business_date, period_start),
+    /// byte-wise, as every other writer does (`slo.evaluate` inserts in the same order), so
+    /// writers waiting for each other's rows never wait in a circle.
+    fn finish(mut self, mode: Mode, events: &[NewEvent]) -> i64 {
+        let defs = self.defs.clone();
+        self.work.sort_unstable_by(|a, b| {
+            (defs.slos[a.slo].slo_id.as_str(), a.date)
+                .cmp(&(defs.slos[b.slo].slo_id.as_str(), b.date))
+        });
+        let mut changes: Vec<(Option<PerformanceRow>, PerformanceRow)> = Vec::new();
+        for pass in self.work.chunks(DAYS_PER_PASS) {
+            let mut recomputed_rows = recomputed_rows(&defs, pass, self.stateful);
+            for day in pass {
+                let slo = &defs.slos[day.slo];
+                if recomputed(slo, self.stateful) {
+                    let rows = recomputed_rows.remove(&(day.slo, day.date));
+                    for row in rows.unwrap_or_default() {
+                        write_row(&mut self.writer, row, &mut changes);
+                    }
+                    continue;
+                }
+                let new: Vec<&NewEvent> = day.new.iter().map(|&k| &events[k]).collect();
+                write_daily(&mut self.writer, slo, day.date, mode, &new, &mut changes);
+            }
+        }
+        self.writer.close();
+
+        // Instances that just got a late first start or completed: they may call for alerts.
+        let now = alerts::transaction_now();
+        let check: Vec<&PerformanceRow> =
+            alerts::instances_to_check(changes.iter().map(|(old, new)| (new, old.as_ref())), now);
+        alerts::raise_for(&check, now);
+        changes.len() as i64
+    }
+}
+
+/// True when the SLO's days are recomputed from all their events (intraday; or every SLO while
+/// the table keeps no states), rather than merged.
+fn recomputed(slo: &SloDef, stateful: bool) -> bool {
+    slo.schedule.window.is_some() || !stateful
+}
+
+/// The rows the events of the recomputed SLO days of `pass` call for, by SLO day; read with a
+/// new snapshot (their buckets' locks are held exclusively, so every event committed before is
+/// seen, and no other writer recomputes them meanwhile).
+fn recomputed_rows(
+    defs: &Definitions,
+    pass: &[Day],
+    stateful: bool,
+) -> HashMap<(usize, NaiveDate), Vec<PerformanceRow>> {
+    let days: Vec<(usize, NaiveDate)> = pass
+        .iter()
+        .filter(|day| recomputed(&defs.slos[day.slo], stateful))
+        .map(|day| (day.slo, day.date))
+        .collect();
+    let mut out = HashMap::new();
+    if days.is_empty() {
+        return out;
+    }
+    let keys: BTreeSet<(&str, NaiveDate)> = days
+        .iter()
+        .flat_map(|&(i, d)| {
+            defs.slos[i]
+                .jobs
+                .iter()
+                .map(move |j| (j.job_id.as_str(), d))
+        })
+        .collect();
+    let keys: Vec<(&str, NaiveDate, NaiveDate)> =
+        keys.into_iter().map(|(j, d)| (j, d, d)).collect();
+    let snapshot = ReadSnapshot::fresh();
+    let stored = direct_read::events(&keys, &snapshot);
+    snapshot.release();
+    let mut by_day: HashMap<(&str, NaiveDate), Vec<&EngineEvent>> = HashMap::new();
+    for e in &stored {
+        by_day
+            .entry((e.job_id.as_str(), e.business_date))
+            .or_default()
+            .push(e);
+    }
+    let mut day_events: Vec<EngineEvent> = Vec::new();
+    for (i, date) in days {
+        let slo = &defs.slos[i];
+        day_events.clear();
+        for job in &slo.jobs {
+            if let Some(evs) = by_day.get(&(job.job_id.as_str(), date)) {
+                day_events.extend(evs.iter().map(|e| (*e).clone()));
+            }
+        }
+        if !day_events.is_empty() {
+            out.insert(
+                (i, date),
+                performance(std::slice::from_ref(slo), &day_events),
+            );
+        }
+    }
+    out
+}
+
+/// The state of a daily SLO day from all its events, read with a new snapshot: every event
+/// committed before (so every event whose effect is in the version of the row just found), and
+/// this transaction's own.
+fn daily_from_events(slo: &SloDef, date: NaiveDate) -> DailyState {
+    let keys: Vec<(&str, NaiveDate, NaiveDate)> = slo
+        .jobs
+        .iter()
+        .map(|j| (j.job_id.as_str(), date, date))
+        .collect();
+    let snapshot = ReadSnapshot::fresh();
+    let events = direct_read::events(&keys, &snapshot);
+    snapshot.release();
+    DailyState::from_events(slo, date, &events)
+}
+
+/// Brings one daily SLO day's row up to date: its state (stored, or rebuilt from the day's events
+/// when there is none for the SLO's jobs, or when asked) with the new events merged, written
+/// back unless nothing changed. A concurrent writer of the same row makes it start again from
+/// the version that writer left.
+fn write_daily(
+    writer: &mut Writer,
+    slo: &SloDef,
+    date: NaiveDate,
+    mode: Mode,
+    new: &[&NewEvent],
+    changes: &mut Vec<(Option<PerformanceRow>, PerformanceRow)>,
+) {
+    loop {
+        let found = writer.find(&slo.slo_id, date, NaiveTime::MIN);
+        let stored = match (&found, mode) {
+            (Some(f), Mode::Merge) => f.state.as_deref().and_then(|b| DailyState::decode(slo, b)),
+            _ => None,
+        };
+        let mut state = match (stored, &found, mode) {
+            (Some(state), _, _) => state,
+            (None, None, Mode::Merge) => DailyState::empty(slo),
+            _ => daily_from_events(slo, date),
+        };
+        for e in new {
+            // The SLO's jobs are sorted by id (definitions.rs): a job's index is its state
+            // position.
+            if let Ok(job) = slo
+                .jobs
+                .binary_search_by(|j| j.job_id.as_str().cmp(e.job_id.as_str()))
+            {
+                state.add(job, e.status, e.at, &e.run_id);
+            }
+        }
+        let Some(row) = state.row(slo, date) else {
+            return;
+        };
+        let bytes = state.encode();
+        let written = match found {
+            Some(f) if f.row == row && f.state.as_deref() == Some(bytes.as_slice()) => return,
+            Some(f) => writer
+                .update(f.tid, &row, Some(&bytes))
+                .then(|| changes.push((Some(f.row), row))),
+            None => writer
+                .insert(&row, Some(&bytes))
+                .then(|| changes.push((None, row))),
+        };
+        if written.is_some() {
+            return;
+        }
+    }
+}
+
+/// Writes a computed row (an intraday instance), replacing the stored one unless equal.
+fn write_row(
+    writer: &mut Writer,
+    row: PerformanceRow,
+    changes: &mut Vec<(Option<PerformanceRow>, PerformanceRow)>,
+) {
+    loop {
+        let found = writer.find(&row.slo_id, row.business_date, row.period_start);
+        let written = match found {
+            Some(f) if f.row == row && f.state.is_none() => return,
+            Some(f) => writer
+                .update(f.tid, &row, None)
+                .then(|| changes.push((Some(f.row), row.clone()))),
+            None => writer
+                .insert(&row, None)
+                .then(|| changes.push((None, row.clone()))),
+        };
+        if written.is_some() {
+            return;
+        }
+    }
 }
 
 /// The lock bucket of an SLO day: FNV-1a over the SLO id and the date, the same in every backend.
@@ -213,30 +547,29 @@ fn bucket(slo_id: &str, date: NaiveDate) -> i32 {
     (h % LOCK_BUCKETS) as i32
 }
 
-/// Takes the transaction advisory locks of the SLO days' buckets, in bucket order.
-fn lock(defs: &Definitions, days: &BTreeSet<(usize, NaiveDate)>) {
-    lock_buckets(
-        days.iter()
-            .map(|&(i, d)| bucket(&defs.slos[i].slo_id, d))
-            .collect::<BTreeSet<i32>>(),
-    );
+/// Takes one transaction advisory lock, exclusive or shared.
+fn advisory_lock(class: i32, key: i32, shared: bool) {
+    let f = if shared {
+        pg_sys::pg_advisory_xact_lock_shared_int4
+    } else {
+        pg_sys::pg_advisory_xact_lock_int4
+    };
+    // SAFETY: a plain call of PostgreSQL's pg_advisory_xact_lock[_shared](int4, int4).
+    unsafe {
+        pgrx::direct_function_call_as_datum(f, &[Some(class.into()), Some(key.into())]);
+    }
 }
 
 /// Takes the locks of the buckets given in increasing order.
 fn lock_buckets(buckets: impl IntoIterator<Item = i32>) {
     for b in buckets {
-        // SAFETY: a plain call of PostgreSQL's pg_advisory_xact_lock(int4, int4).
-        unsafe {
-            pgrx::direct_function_call_as_datum(
-                pg_sys::pg_advisory_xact_lock_int4,
-                &[Some(LOCK_CLASS.into()), Some(b.into())],
-            );
-        }
+        advisory_lock(LOCK_CLASS, b, false);
     }
 }
 
-/// Takes the engine's locks of the given SLO days (transaction advisory locks on their buckets,
-/// in bucket order), as every writer of `slo.slo_performance` must before writing their rows.
+/// Takes the engine's locks of the given SLO days (the transaction advisory locks of their
+/// buckets, exclusively, in bucket order), as a writer of `slo.slo_performance` that recomputes
+/// SLO days from their events takes them.
 #[pg_extern(volatile, parallel_unsafe)]
 fn lock_slo_days(slo_ids: Vec<String>, business_dates: Vec<Date>) {
     if slo_ids.len() != business_dates.len() {
@@ -253,229 +586,10 @@ fn lock_slo_days(slo_ids: Vec<String>, business_dates: Vec<Date>) {
     lock_buckets(buckets);
 }
 
-/// Takes every lock of the engine (all buckets, in order): for changes that concern every SLO
-/// day at once (`slo.recompute`, deleting or renaming an SLO).
+/// Takes every lock of the engine (all buckets, exclusively, in order): for changes that concern
+/// every SLO day at once (`slo.recompute`, deleting or renaming an SLO): every other writer of
+/// `slo.slo_performance` waits until the transaction ends.
 #[pg_extern(volatile, parallel_unsafe)]
 fn lock_all_slo_days() {
     lock_buckets(0..LOCK_BUCKETS as i32);
-}
-
-thread_local! {
-    static WRITE_ROWS: RefCell<Option<KeptPlan>> = const { RefCell::new(None) };
-}
-
-/// Recomputes the SLO days (indexes into `defs.slos`, business dates); returns rows written.
-fn refresh(defs: &Definitions, days: &BTreeSet<(usize, NaiveDate)>) -> i64 {
-    if days.is_empty() {
-        return 0;
-    }
-    lock(defs, days);
-    // A definition change may have committed while this waited for its locks (deleting an SLO
-    // takes every lock): use the definitions as they are now, for the SLOs that still exist.
-    let latest = definitions::latest();
-    let (defs, days) = if latest.generation == defs.generation {
-        (defs, days.clone())
-    } else {
-        let index: HashMap<&str, usize> = latest
-            .slos
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.slo_id.as_str(), i))
-            .collect();
-        let moved = days
-            .iter()
-            .filter_map(|&(i, d)| index.get(defs.slos[i].slo_id.as_str()).map(|&j| (j, d)))
-            .collect();
-        (&*latest, moved)
-    };
-    // Batches of SLOs with their days, at most about DAYS_PER_BATCH SLO days each. Each SLO's
-    // jobs and rows are read by one index range scan over its dates, not one lookup per day.
-    let mut by_slo: BTreeMap<usize, Vec<NaiveDate>> = BTreeMap::new();
-    for &(i, d) in &days {
-        by_slo.entry(i).or_default().push(d);
-    }
-    let mut written = 0;
-    let mut batch: Vec<(usize, Vec<NaiveDate>)> = Vec::new();
-    let mut in_batch = 0;
-    for (slo, dates) in by_slo {
-        for chunk in dates.chunks(DAYS_PER_BATCH) {
-            in_batch += chunk.len();
-            batch.push((slo, chunk.to_vec()));
-            if in_batch >= DAYS_PER_BATCH {
-                written += refresh_batch(defs, &std::mem::take(&mut batch));
-                in_batch = 0;
-            }
-        }
-    }
-    if !batch.is_empty() {
-        written += refresh_batch(defs, &batch);
-    }
-    written
-}
-
-/// Reads the events and the stored rows of a batch of SLO days (each SLO with its dates, in
-/// order), computes their rows, and writes those that differ from what is stored. Returns rows
-/// written.
-fn refresh_batch(defs: &Definitions, batch: &[(usize, Vec<NaiveDate>)]) -> i64 {
-    // Each job's and each SLO's span of dates in the batch.
-    let mut job_spans: BTreeMap<&str, (NaiveDate, NaiveDate)> = BTreeMap::new();
-    let mut slo_spans: Vec<(&str, NaiveDate, NaiveDate)> = Vec::new();
-    for (i, dates) in batch {
-        let slo = &defs.slos[*i];
-        let (first, last) = (dates[0], dates[dates.len() - 1]);
-        slo_spans.push((slo.slo_id.as_str(), first, last));
-        for job in &slo.jobs {
-            job_spans
-                .entry(job.job_id.as_str())
-                .and_modify(|span| *span = (span.0.min(first), span.1.max(last)))
-                .or_insert((first, last));
-        }
-    }
-    let job_spans: Vec<(&str, NaiveDate, NaiveDate)> =
-        job_spans.into_iter().map(|(j, (a, b))| (j, a, b)).collect();
-
-    // Read after the locks were granted, so every committed event is seen.
-    let snapshot = ReadSnapshot::fresh();
-    let stored_events = direct_read::events(&job_spans, &snapshot);
-    let stored: HashMap<(String, NaiveDate, NaiveTime), (PerformanceRow, pg_sys::ItemPointerData)> =
-        direct_read::performance_rows(&slo_spans, &snapshot)
-            .into_iter()
-            .map(|(row, tid)| {
-                (
-                    (row.slo_id.clone(), row.business_date, row.period_start),
-                    (row, tid),
-                )
-            })
-            .collect();
-    snapshot.release();
-    let mut events: HashMap<(&str, NaiveDate), Vec<&EngineEvent>> = HashMap::new();
-    for e in &stored_events {
-        events
-            .entry((e.job_id.as_str(), e.business_date))
-            .or_default()
-            .push(e);
-    }
-
-    let mut writes: Vec<Write> = Vec::new();
-    let mut replaced: Vec<Option<&PerformanceRow>> = Vec::new();
-    let mut day_events: Vec<EngineEvent> = Vec::new();
-    for (i, dates) in batch {
-        let slo = &defs.slos[*i];
-        for date in dates {
-            day_events.clear();
-            for job in &slo.jobs {
-                if let Some(evs) = events.get(&(job.job_id.as_str(), *date)) {
-                    day_events.extend(evs.iter().map(|e| (*e).clone()));
-                }
-            }
-            if day_events.is_empty() {
-                continue;
-            }
-            for row in performance(std::slice::from_ref(slo), &day_events) {
-                let key = (row.slo_id.clone(), row.business_date, row.period_start);
-                match stored.get(&key) {
-                    Some((old, _)) if *old == row => {}
-                    Some((old, tid)) => {
-                        writes.push(Write {
-                            row,
-                            replaces: Some(*tid),
-                        });
-                        replaced.push(Some(old));
-                    }
-                    None => {
-                        writes.push(Write {
-                            row,
-                            replaces: None,
-                        });
-                        replaced.push(None);
-                    }
-                }
-            }
-        }
-    }
-    // Instances that just got a late first start or completed: they may call for alerts.
-    let now = alerts::transaction_now();
-    let check: Vec<PerformanceRow> =
-        alerts::instances_to_check(writes.iter().map(|w| &w.row).zip(replaced), now)
-            .into_iter()
-            .cloned()
-            .collect();
-    let written = write(writes);
-    alerts::raise_for(&check.iter().collect::<Vec<_>>(), now);
-    written
-}
-
-/// Writes the changed rows, in key order (so concurrent writers take row locks in one order).
-fn write(mut writes: Vec<Write>) -> i64 {
-    if writes.is_empty() {
-        return 0;
-    }
-    writes.sort_by(|a, b| a.row.cmp(&b.row));
-    let lock = pg_sys::RowExclusiveLock as pg_sys::LOCKMODE;
-    let table = direct_read::open_locked("slo_performance", lock);
-    let direct = perf_write::write(table, &writes);
-    // SAFETY: opened just above.
-    unsafe { direct_read::close(table) };
-    if direct {
-        writes.len() as i64
-    } else {
-        upsert(writes.into_iter().map(|w| w.row).collect())
-    }
-}
-
-/// Writes rows with SQL (when an index of the table is one `perf_write` cannot maintain), through
-/// `slo.write_performance_rows`; a stored row with the same values is left alone. Returns rows
-/// written.
-fn upsert(rows: Vec<PerformanceRow>) -> i64 {
-    if rows.is_empty() {
-        return 0;
-    }
-    let n = rows.len();
-    let mut slo_id = Vec::with_capacity(n);
-    let mut business_date = Vec::with_capacity(n);
-    let mut period_start = Vec::with_capacity(n);
-    let mut expected_start = Vec::with_capacity(n);
-    let mut expected_end = Vec::with_capacity(n);
-    let mut actual_start = Vec::with_capacity(n);
-    let mut actual_end = Vec::with_capacity(n);
-    let mut failed_runs = Vec::with_capacity(n);
-    for r in &rows {
-        slo_id.push(r.slo_id.as_str());
-        business_date.push(date_out(r.business_date));
-        period_start.push(time_out(r.period_start));
-        expected_start.push(tstz_out(r.expected_start));
-        expected_end.push(tstz_out(r.expected_end));
-        actual_start.push(r.actual_start.map(tstz_out));
-        actual_end.push(r.actual_end.map(tstz_out));
-        failed_runs.push(i32::try_from(r.failed_runs).unwrap_or(i32::MAX));
-    }
-    let types = [
-        PgBuiltInOids::TEXTARRAYOID.value(),
-        PgBuiltInOids::DATEARRAYOID.value(),
-        PgBuiltInOids::TIMEARRAYOID.value(),
-        PgBuiltInOids::TIMESTAMPTZARRAYOID.value(),
-        PgBuiltInOids::TIMESTAMPTZARRAYOID.value(),
-        PgBuiltInOids::TIMESTAMPTZARRAYOID.value(),
-        PgBuiltInOids::TIMESTAMPTZARRAYOID.value(),
-        PgBuiltInOids::INT4ARRAYOID.value(),
-    ];
-    let args = [
-        slo_id.into_datum(),
-        business_date.into_datum(),
-        period_start.into_datum(),
-        expected_start.into_datum(),
-        expected_end.into_datum(),
-        actual_start.into_datum(),
-        actual_end.into_datum(),
-        failed_runs.into_datum(),
-    ];
-    Spi::connect(|_| {
-        kept_plan::execute(
-            &WRITE_ROWS,
-            "SELECT slo.write_performance_rows($1, $2, $3, $4, $5, $6, $7, $8)",
-            &types,
-            &args,
-        );
-    });
-    n as i64
 }

@@ -14,7 +14,6 @@ mod conv;
 mod definitions;
 mod direct_read;
 mod engine;
-mod kept_plan;
 mod perf_write;
 mod worker;
 

@@ -8,12 +8,14 @@
 //! - [`violation`]: one broken rule, named by event index, field and rule code.
 //! - [`calendar`]: business calendars and run-date arithmetic.
 //! - [`engine`]: the reference computation of SLO performance from definitions and events.
+//! - [`day_state`]: the state of a daily SLO day the engine keeps beside its row (a semilattice).
 //! - [`holiday`]: holiday rules as code (the Federal Reserve's, and room for more markets).
 //! - [`definitions`]: SLO definitions as code: the definitions file, its checks, its writer, the plan.
 //! - [`schedule`]: expected times in an SLO's time zone, intraday periods, definition checks.
 //! - [`token`]: client tokens (text form, hash, hint) and the shape of a bearer header.
 
 pub mod calendar;
+pub mod day_state;
 pub mod definitions;
 pub mod engine;
 pub mod event;

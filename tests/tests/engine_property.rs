@@ -686,12 +686,16 @@ async fn insert(client: &Client, batch: &[EngineEvent], form: Form) -> Result<u6
     result.map_err(|e| format!("{} event(s) as {form:?}: {}", batch.len(), db_error(&e)))
 }
 
-/// Splits `list` into batches of 1 to 20, each with a random statement form.
-fn batches(list: Vec<EngineEvent>, rng: &mut StdRng) -> Vec<(Vec<EngineEvent>, Form)> {
+/// Splits `list` into batches of 1 to `largest`, each with a random statement form.
+fn batches(
+    list: Vec<EngineEvent>,
+    rng: &mut StdRng,
+    largest: usize,
+) -> Vec<(Vec<EngineEvent>, Form)> {
     let mut out = Vec::new();
     let mut rest = list.as_slice();
     while !rest.is_empty() {
-        let n = rng.gen_range(1..=20).min(rest.len());
+        let n = rng.gen_range(1..=largest).min(rest.len());
         let form = if rng.gen_bool(0.5) {
             Form::Unnest
         } else {
@@ -709,18 +713,27 @@ async fn deliver_concurrently(
     list: Vec<EngineEvent>,
     rng: &mut StdRng,
 ) -> Result<(), String> {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    deliver_over(db, list, rng, 2, 20).await
+}
+
+/// Delivers `list` over `connections` connections at once, each in its own task, in random
+/// batches of 1 to `largest` events.
+async fn deliver_over(
+    db: &TestDb,
+    list: Vec<EngineEvent>,
+    rng: &mut StdRng,
+    connections: usize,
+    largest: usize,
+) -> Result<(), String> {
+    let mut parts: Vec<Vec<EngineEvent>> = vec![Vec::new(); connections];
     for e in list {
-        if rng.gen_bool(0.5) {
-            a.push(e)
-        } else {
-            b.push(e)
-        }
+        parts[rng.gen_range(0..connections)].push(e);
     }
-    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let barrier = Arc::new(tokio::sync::Barrier::new(connections));
     let mut tasks = Vec::new();
-    for (name, part) in [("A", a), ("B", b)] {
-        let plan = batches(part, rng);
+    for (i, part) in parts.into_iter().enumerate() {
+        let name = char::from(b'A' + i as u8);
+        let plan = batches(part, rng, largest);
         let client = db.client().await;
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
@@ -1116,6 +1129,85 @@ async fn one_statement_and_one_row_statements_give_the_same_rows() {
             "seed {seed}: the database differs from the reference\n{sc}{}{}",
             show_events(&delivered),
             diff(&together, &want)
+        );
+    }
+}
+
+/// Many writers on few SLO days at once, with `slo.evaluate` adding the due instances beside
+/// them: the rows that events call for equal the reference, and every other row is a due
+/// instance without anything actual. One-row statements from six connections meet on the same
+/// rows all the time (the engine's writers merge into each other's versions, and into the rows
+/// the evaluator inserts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn six_writers_and_the_evaluator_at_once_give_the_reference_rows() {
+    // Six cases by default (PG_SLO_ENGINE_CASES or PG_SLO_ENGINE_SEED choose others).
+    let many =
+        std::env::var("PG_SLO_ENGINE_CASES").is_ok() || std::env::var("PG_SLO_ENGINE_SEED").is_ok();
+    let seeds: Vec<u64> = seeds()
+        .into_iter()
+        .map(|s| s + 1_000)
+        .take(if many { usize::MAX } else { 6 })
+        .collect();
+    for seed in seeds {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let sc = Scenario::random(seed, &mut rng);
+        let events = random_events(&sc, &mut rng);
+        let delivered = deliveries(&events, &mut rng);
+        let db = TestDb::new().await;
+        sc.install(&db.client().await).await;
+        // Every instance of the stretch is due a week after its last date.
+        let as_of = sc.dates[sc.dates.len() - 1]
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            + Duration::days(7);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let evaluator = {
+            let client = db.client().await;
+            let done = done.clone();
+            tokio::spawn(async move {
+                let mut calls = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) || calls == 0 {
+                    client
+                        .execute("SELECT slo.evaluate($1)", &[&as_of])
+                        .await
+                        .map_err(|e| format!("slo.evaluate: {}", db_error(&e)))?;
+                    calls += 1;
+                }
+                Ok::<usize, String>(calls)
+            })
+        };
+        let delivery = deliver_over(&db, delivered.clone(), &mut rng, 6, 3).await;
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let calls = evaluator.await.expect("evaluator task");
+        if let Err(e) = delivery.clone().and(calls.clone().map(|_| ())) {
+            panic!("seed {seed}: {e}\n{sc}{}", show_events(&delivered));
+        }
+        let want = reference_rows(&sc, &events);
+        let keys: HashSet<_> = want.iter().map(|r| r.key.clone()).collect();
+        let got = db_rows(&db).await;
+        let (from_events, due): (Vec<Row>, Vec<Row>) =
+            got.into_iter().partition(|r| keys.contains(&r.key));
+        assert!(
+            from_events == want,
+            "seed {seed}: the rows events call for differ from the reference\n{sc}{}{}",
+            show_events(&delivered),
+            diff(&from_events, &want)
+        );
+        let actual: Vec<&Row> = due
+            .iter()
+            .filter(|r| r.actual_start.is_some() || r.actual_end.is_some() || r.failed_runs > 0)
+            .collect();
+        assert!(
+            actual.is_empty(),
+            "seed {seed}: rows of instances without events show something actual: {actual:?}"
+        );
+        eprintln!(
+            "seed {seed}: {} events over 6 connections, {} rows equal, {} due instances added, {} evaluations",
+            events.len(),
+            want.len(),
+            due.len(),
+            calls.unwrap_or(0)
         );
     }
 }

@@ -344,9 +344,8 @@ GRANT USAGE ON SCHEMA slo TO slo_api, slo_reader, slo_admin;
 
 -- ----------------------------------------------------------------------------
 -- What the trigger on slo.job_status writes on behalf of whoever inserts (jobs
--- registered on their first event, alerts, performance rows written with SQL)
--- goes through these functions, which run as the extension's owner: the API role
--- may not write those tables itself. search_path is pinned, as for every
+-- registered on their first event, alerts) goes through these functions, which
+-- run as the extension's owner: the API role may not write those tables itself. search_path is pinned, as for every
 -- SECURITY DEFINER function. The trigger itself (Rust, engine.rs) runs as the
 -- inserting role and writes performance rows directly, so the one-row insert
 -- pays no switch of user or settings.
@@ -355,19 +354,14 @@ ALTER FUNCTION slo.register_jobs(text[], text[])
   SECURITY DEFINER SET search_path = pg_catalog, slo, pg_temp;
 ALTER FUNCTION slo.raise_instance_alerts(text[], date[], time[], timestamptz)
   SECURITY DEFINER SET search_path = pg_catalog, slo, pg_temp;
-ALTER FUNCTION slo.write_performance_rows(text[], date[], time[], timestamptz[], timestamptz[], timestamptz[],
-                                          timestamptz[], int[])
-  SECURITY DEFINER SET search_path = pg_catalog, slo, pg_temp;
 REVOKE EXECUTE ON FUNCTION
   slo.register_jobs(text[], text[]),
-  slo.raise_instance_alerts(text[], date[], time[], timestamptz),
-  slo.write_performance_rows(text[], date[], time[], timestamptz[], timestamptz[], timestamptz[], timestamptz[], int[])
+  slo.raise_instance_alerts(text[], date[], time[], timestamptz)
 FROM PUBLIC;
 -- The trigger calls them as the inserting role: the API's.
 GRANT EXECUTE ON FUNCTION
   slo.register_jobs(text[], text[]),
-  slo.raise_instance_alerts(text[], date[], time[], timestamptz),
-  slo.write_performance_rows(text[], date[], time[], timestamptz[], timestamptz[], timestamptz[], timestamptz[], int[])
+  slo.raise_instance_alerts(text[], date[], time[], timestamptz)
 TO slo_api;
 
 

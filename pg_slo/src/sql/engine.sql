@@ -3,22 +3,27 @@
 -- 3 to 5).
 --
 -- How it stays right whatever the order of events:
---   * every change recomputes the whole SLO day it touches from ALL events of
---     that day (never increments), so the result is a function of the set of
---     events, not of their order or repetition;
---   * writers of the same SLO day are serialised by transaction advisory locks
---     on hash buckets of (slo_id, business_date), taken in bucket order (no
---     deadlock; at most 128 locks a transaction, however large the COPY). In
---     READ COMMITTED each recompute runs after the lock with a fresh snapshot,
---     so it sees every committed event; under REPEATABLE READ or SERIALIZABLE
---     PostgreSQL raises a serialization failure instead of losing an update;
+--   * a daily SLO day's row keeps the day's state beside it (engine_state: per
+--     job, the earliest start, the earliest success, the failed runs); each
+--     statement merges its new events into the latest committed state. The
+--     state is made of minimums and set unions, so any order, batching or
+--     repetition of events gives the same state, and the same row;
+--   * an intraday SLO day is recomputed from ALL its events (a success goes to
+--     the period of its run's earliest start, which a later event can move),
+--     under transaction advisory locks on hash buckets of (slo_id,
+--     business_date), taken in bucket order; each recompute reads the events
+--     after the locks, with a fresh snapshot in READ COMMITTED;
+--   * rows are read and written one key at a time, as INSERT ... ON CONFLICT
+--     does: a row another transaction is writing is waited for, and a row
+--     updated or inserted meanwhile makes the writer merge again into the
+--     newer version. Under REPEATABLE READ or SERIALIZABLE PostgreSQL raises a
+--     serialization failure instead of losing an update;
 --   * set-based: one statement trigger per INSERT/COPY statement, with the
 --     statement's new rows as a transition table. The trigger is Rust
 --     (engine.rs): it reads the transition table directly, finds the SLOs of
 --     each job from a per-backend cache of the definitions (definitions.rs),
---     reads each touched day's events with one prepared query, computes the
---     rows with slo_core::engine (the same code as the reference the property
---     test checks against), and upserts them with one prepared statement.
+--     and reads and writes rows through the heap and the executor's index
+--     routines (perf_write.rs), in key order.
 -- ============================================================================
 
 CREATE TABLE slo.slo_performance (
@@ -32,6 +37,7 @@ CREATE TABLE slo.slo_performance (
   actual_end     timestamptz NULL,
   failed_runs    int NOT NULL DEFAULT 0,
   updated_at     timestamptz NOT NULL DEFAULT now(),
+  engine_state   bytea NULL,
   PRIMARY KEY (slo_id, business_date, period_start)
 ) WITH (fillfactor = 80);  -- room on each page for HOT updates: rows change as their events come
 COMMENT ON TABLE slo.slo_performance IS
@@ -46,19 +52,25 @@ COMMENT ON COLUMN slo.slo_performance.actual_start IS 'Earliest start of any of 
 COMMENT ON COLUMN slo.slo_performance.actual_end IS 'Latest end (earliest success) over all its jobs; NULL while any job is incomplete.';
 COMMENT ON COLUMN slo.slo_performance.failed_runs IS 'Runs of the instance''s jobs that reported fail (distinct job and run id).';
 COMMENT ON COLUMN slo.slo_performance.updated_at IS 'When the row last changed.';
+COMMENT ON COLUMN slo.slo_performance.engine_state IS
+  'Internal to the engine, not for reports: what each job of a daily instance did (earliest start, earliest success, '
+  'failed runs), merged with each new event. NULL for intraday instances and for rows without events; rebuilt from '
+  'slo.job_status when missing or made for other jobs of the SLO.';
 
 CREATE INDEX slo_performance_business_date_idx ON slo.slo_performance (business_date, slo_id);
 COMMENT ON INDEX slo.slo_performance_business_date_idx IS 'Reads a whole business day (today''s report) fast.';
 
 -- ---- The engine's locks (Rust: engine.rs) ----------------------------------------------------
--- Every writer of slo.slo_performance holds the transaction advisory lock of each row's bucket
--- of (slo_id, business_date): the trigger, slo.evaluate and slo.recompute. Deleting or renaming
--- an SLO takes them all, so no writer adds a row for an SLO that is going.
+-- Every writer of slo.slo_performance from events holds one of the writers' locks (shared) for
+-- its transaction; writers that recompute intraday SLO days from their events also hold the
+-- transaction advisory locks of the days' buckets of (slo_id, business_date). Deleting or
+-- renaming an SLO, and slo.recompute, take them all, exclusively.
 COMMENT ON FUNCTION slo.lock_slo_days(text[], date[]) IS
-  'Takes the engine''s locks (transaction advisory locks on 128 buckets, in order) of the given SLO days; every '
-  'writer of slo.slo_performance holds them for the rows it writes.';
+  'Takes the engine''s locks of the given SLO days: a writers'' lock (shared) and the transaction advisory locks of '
+  'their buckets (128 buckets, in order), as a writer that recomputes SLO days from their events holds them.';
 COMMENT ON FUNCTION slo.lock_all_slo_days() IS
-  'Takes every lock of the engine, in order: for changes that concern all SLO days (recompute, deleting an SLO).';
+  'Takes every lock of the engine, exclusively, in order: for changes that concern all SLO days (recompute, deleting '
+  'an SLO); every other writer of slo.slo_performance waits until the transaction ends.';
 
 CREATE FUNCTION slo.slo_removed() RETURNS trigger
 LANGUAGE plpgsql
@@ -77,44 +89,8 @@ COMMENT ON TRIGGER slo_removed ON slo.slo IS
 
 -- ---- Recomputing SLO days (Rust: engine.rs) ----------------------------------------------
 COMMENT ON FUNCTION slo.refresh_slo_days(text[], date[]) IS
-  'Recomputes the performance rows of the given (slo_id, business_date) pairs from all their events; returns rows written. '
-  'Serialises concurrent writers of the same SLO days. Called by the trigger on slo.job_status and by slo.recompute.';
-
--- Rows the trigger writes with SQL rather than directly (when an index of slo.slo_performance has
--- expressions or a predicate, which engine.rs cannot maintain itself).
-CREATE FUNCTION slo.write_performance_rows(slo_ids text[], business_dates date[], period_starts time[],
-                                           expected_starts timestamptz[], expected_ends timestamptz[],
-                                           actual_starts timestamptz[], actual_ends timestamptz[], failed_runs int[])
-RETURNS int
-LANGUAGE plpgsql
-AS $$
-DECLARE
-  written int;
-BEGIN
-  INSERT INTO slo.slo_performance AS t
-    (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end, failed_runs, updated_at)
-  SELECT r.*, now()
-  FROM unnest($1, $2, $3, $4, $5, $6, $7, $8)
-    AS r(slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end, failed_runs)
-  ORDER BY 1, 2, 3
-  ON CONFLICT (slo_id, business_date, period_start) DO UPDATE SET
-    expected_start = EXCLUDED.expected_start,
-    expected_end = EXCLUDED.expected_end,
-    actual_start = EXCLUDED.actual_start,
-    actual_end = EXCLUDED.actual_end,
-    failed_runs = EXCLUDED.failed_runs,
-    updated_at = EXCLUDED.updated_at
-  WHERE (t.expected_start, t.expected_end, t.actual_start, t.actual_end, t.failed_runs)
-        IS DISTINCT FROM
-        (EXCLUDED.expected_start, EXCLUDED.expected_end, EXCLUDED.actual_start, EXCLUDED.actual_end, EXCLUDED.failed_runs);
-  GET DIAGNOSTICS written = ROW_COUNT;
-  RETURN written;
-END
-$$;
-COMMENT ON FUNCTION slo.write_performance_rows(text[], date[], time[], timestamptz[], timestamptz[], timestamptz[],
-                                               timestamptz[], int[]) IS
-  'Upserts performance rows (one per array position) unless unchanged; returns rows written. Used by the trigger '
-  'on slo.job_status when an index of slo.slo_performance is one it cannot maintain directly.';
+  'Rebuilds the performance rows of the given (slo_id, business_date) pairs from all their events; returns rows written. '
+  'Safe beside concurrent writers of the same SLO days. Called by slo.recompute.';
 
 -- ---- The trigger (Rust: engine.rs) ----------------------------------------------------------
 COMMENT ON FUNCTION slo.job_status_after_insert() IS
@@ -162,11 +138,13 @@ BEGIN
     FROM cand c JOIN slo.slo_job j ON j.slo_id = c.slo_id
     GROUP BY 1, 2, 3
   )
-  SELECT array_agg(e.slo_id ORDER BY e.slo_id, e.business_date, e.p),
-         array_agg(e.business_date ORDER BY e.slo_id, e.business_date, e.p),
-         array_agg(e.p ORDER BY e.slo_id, e.business_date, e.p),
-         array_agg(e.expected_start ORDER BY e.slo_id, e.business_date, e.p),
-         array_agg(e.expected_end ORDER BY e.slo_id, e.business_date, e.p)
+  -- In key order, byte-wise, as the engine writes rows: writers waiting for each other's new
+  -- rows never wait in a circle.
+  SELECT array_agg(e.slo_id ORDER BY e.slo_id COLLATE "C", e.business_date, e.p),
+         array_agg(e.business_date ORDER BY e.slo_id COLLATE "C", e.business_date, e.p),
+         array_agg(e.p ORDER BY e.slo_id COLLATE "C", e.business_date, e.p),
+         array_agg(e.expected_start ORDER BY e.slo_id COLLATE "C", e.business_date, e.p),
+         array_agg(e.expected_end ORDER BY e.slo_id COLLATE "C", e.business_date, e.p)
   INTO ids, dates, periods, starts, ends
   FROM expected e
   WHERE e.expected_start <= $3 AND e.expected_start >= $4 AND e.expected_end IS NOT NULL
@@ -175,8 +153,7 @@ BEGIN
   IF ids IS NULL THEN
     RETURN 0;
   END IF;
-  -- Every writer of slo.slo_performance holds the engine's locks of the rows' SLO days.
-  PERFORM slo.lock_slo_days(ids, dates);
+  -- Safe beside the engine without its locks: it writes rows as INSERT ... ON CONFLICT does.
   INSERT INTO slo.slo_performance (slo_id, business_date, period_start, expected_start, expected_end)
   SELECT u.* FROM unnest(ids, dates, periods, starts, ends) AS u
   ON CONFLICT (slo_id, business_date, period_start) DO NOTHING;

@@ -89,8 +89,7 @@ SELECT p.oid::regprocedure AS writes_for_the_trigger, p.prosecdef AS definer,
        has_function_privilege('slo_reader', p.oid, 'EXECUTE') AS reader_may
 FROM pg_proc p
 WHERE p.oid IN ('slo.register_jobs(text[], text[])'::regprocedure,
-                'slo.raise_instance_alerts(text[], date[], time[], timestamptz)'::regprocedure,
-                'slo.write_performance_rows(text[], date[], time[], timestamptz[], timestamptz[], timestamptz[], timestamptz[], int[])'::regprocedure)
+                'slo.raise_instance_alerts(text[], date[], time[], timestamptz)'::regprocedure)
 ORDER BY 1;
 
 SET ROLE slo_api;

@@ -162,9 +162,8 @@ SELECT pg_temp.post() AS stored;
 SELECT slo_id, bd, actual_start FROM perf WHERE bd = '2026-04-06' ORDER BY 1;
 UPDATE slo.slo SET active = true WHERE slo_id = 'od-report';
 
--- ---- An index the engine cannot maintain itself: rows are written with SQL instead ----------------
--- (a DBA may add an expression index for BI; the trigger then writes through
--- slo.write_performance_rows, which maintains every index)
+-- ---- An expression index a DBA adds for BI: the engine maintains it too ----------------------------
+-- (rows go through the executor's index routines, which evaluate expressions and predicates)
 CREATE INDEX slo_performance_lower_idx ON slo.slo_performance ((lower(slo_id)));
 TRUNCATE ev;
 INSERT INTO ev VALUES
