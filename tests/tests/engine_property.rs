@@ -1194,6 +1194,16 @@ async fn six_writers_and_the_evaluator_at_once_give_the_reference_rows() {
             show_events(&delivered),
             diff(&from_events, &want)
         );
+        // Every index of the table holds every row version it should (amcheck raises if not).
+        let client = db.client().await;
+        client
+            .batch_execute(
+                "CREATE EXTENSION IF NOT EXISTS amcheck;
+                 SELECT bt_index_check(i.indexrelid, true) FROM pg_index i
+                 WHERE i.indrelid = 'slo.slo_performance'::regclass;",
+            )
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: amcheck: {}", db_error(&e)));
         let actual: Vec<&Row> = due
             .iter()
             .filter(|r| r.actual_start.is_some() || r.actual_end.is_some() || r.failed_runs > 0)

@@ -177,6 +177,33 @@ WHERE lower(slo_id) = 'od-data-for-dss' AND business_date = '2026-04-13';
 RESET enable_seqscan;
 DROP INDEX slo.slo_performance_lower_idx;
 
+-- ---- Indexes on columns the engine changes: rows move by non-HOT updates ----------------------
+-- (a DBA's index on actual_end, and a partial one on the open instances: every update that changes
+-- actual_end needs new entries in both; the start, then the success, of 2026-04-15)
+CREATE INDEX slo_performance_actual_end_idx ON slo.slo_performance (actual_end);
+CREATE INDEX slo_performance_open_idx ON slo.slo_performance (expected_end) WHERE actual_end IS NULL;
+TRUNCATE ev;
+INSERT INTO ev VALUES ('overdrafts', 'od-calc', 'start', '2026-04-16 00:31', '2026-04-15', 'r1', NULL);
+SELECT pg_temp.post() AS stored;
+INSERT INTO ev VALUES ('overdrafts', 'od-calc', 'succeed', '2026-04-16 02:05', '2026-04-15', 'r1', NULL);
+SELECT pg_temp.post() AS stored;
+SELECT slo_id, bd, actual_start, actual_end, state FROM perf WHERE bd = '2026-04-15' ORDER BY 1;
+SET enable_seqscan = off;
+SELECT slo_id AS found_by_actual_end FROM slo.slo_performance
+WHERE actual_end = '2026-04-16 02:05' AND business_date = '2026-04-15' ORDER BY 1;
+SELECT slo_id AS still_open FROM slo.slo_performance
+WHERE actual_end IS NULL AND expected_end > '2026-04-15' AND expected_end < '2026-04-17'
+  AND business_date = '2026-04-15' ORDER BY 1;
+RESET enable_seqscan;
+-- Every index holds an entry for every row version it should (amcheck with heapallindexed
+-- raises an error otherwise).
+CREATE EXTENSION IF NOT EXISTS amcheck;
+SELECT i.indexrelid::regclass AS checked_index
+FROM pg_index i CROSS JOIN LATERAL bt_index_check(i.indexrelid, true)
+WHERE i.indrelid = 'slo.slo_performance'::regclass ORDER BY 1::text;
+DROP EXTENSION amcheck;
+DROP INDEX slo.slo_performance_actual_end_idx, slo.slo_performance_open_idx;
+
 -- ---- The evaluator's lookback: pg_slo.evaluate_lookback -------------------------------------
 -- Nothing ran from Tuesday 10 February 2026 on. As of Friday 13 February 12:00 with a lookback of
 -- one day, only the instances expected to start since Thursday 12:00 are materialised; a lookback
