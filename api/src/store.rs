@@ -55,24 +55,21 @@ pub struct InsertOutcome {
     pub duplicates: u64,
 }
 
-/// Inserts the batch in one statement, or nothing when the client may not post for one of the
-/// batch's applications (when asked: `slo.denied_applications`, in the same statement), or when any event names an unknown
+/// The insert that asks the extension whether client $9 may post for the batch's applications
+/// (`slo.denied_applications`, in the same statement): one statement that stores the batch, or
+/// nothing when the client is denied one of its applications or when any event names an unknown
 /// application or a job of another application (checked here because `ON CONFLICT` skips the
-/// foreign keys for a repeated event; the keys and the trigger remain the backstop for races).
-/// Rows are sorted by the event key so that concurrent batches take their index locks in the
-/// same order (no deadlock between overlapping batches). `$denied` is the authorization check,
-/// or an empty array when authentication is off. The ownership check looks each event's
-/// application and job up by key (scalar subqueries): as joins, the statement's cached generic
-/// plan hash-joined `slo.job` whole for every request, half of the database's time per
-/// single-event request (bench/ingest.sh, 4,000 jobs).
-macro_rules! insert_events {
-    ($denied:literal) => {
-        concat!(
-            "WITH e AS (
+/// trigger for a repeated event; the trigger remains the backstop for races). Rows are sorted by
+/// the event key so that concurrent batches take their index locks in the same order (no
+/// deadlock between overlapping batches). The ownership check looks each event's application
+/// and job up by key (scalar subqueries): as joins, the statement's cached generic plan
+/// hash-joined `slo.job` whole for every request, half of the database's time per single-event
+/// request (bench/ingest.sh, 4,000 jobs).
+const INSERT_EVENTS_AUTHORIZED: &str = "WITH e AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::text[], $7::text[], $8::time[])
        AS e(app_id, job_id, status, status_time, business_date, run_id, host_id, period_start)
 ), denied AS (
-  SELECT ", $denied, " AS apps
+  SELECT ARRAY(SELECT d.app_id FROM slo.denied_applications($9, ARRAY(SELECT DISTINCT e.app_id FROM e)) AS d(app_id) ORDER BY 1) AS apps
 ), refused AS (
   SELECT 1 FROM e
   WHERE (SELECT a.app_id FROM slo.application a WHERE a.app_id = e.app_id) IS NULL
@@ -86,19 +83,29 @@ macro_rules! insert_events {
   ORDER BY e.job_id, e.business_date, e.run_id, e.status, e.status_time
   ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING
   RETURNING 1)
-SELECT (SELECT count(*) FROM ins), EXISTS (SELECT 1 FROM refused), (SELECT apps FROM denied)"
-        )
-    };
-}
+SELECT (SELECT count(*) FROM ins), EXISTS (SELECT 1 FROM refused), (SELECT apps FROM denied)";
 
-/// The insert that asks the extension whether client $9 may post for the batch's applications:
-/// nothing is stored when it is denied one.
-const INSERT_EVENTS_AUTHORIZED: &str =
-    insert_events!("ARRAY(SELECT d.app_id FROM slo.denied_applications($9, ARRAY(SELECT DISTINCT e.app_id FROM e)) AS d(app_id) ORDER BY 1)");
-/// The insert when the extension need not be asked: authentication is off (`--insecure-no-auth`,
-/// $9 is NULL), or it said within the cache bound that client $9 may post for every application
-/// of the batch.
-const INSERT_EVENTS_UNCHECKED: &str = insert_events!("'{}'::text[]");
+/// One event whose poster needs no question to the extension: a plain one-row insert, the
+/// cheapest statement there is (planned once per connection). A new row passes the trigger of
+/// `slo.job_status`, which refuses an unknown application or a job of another application
+/// (`foreign_key_violation`); a repeat is checked by [`duplicate_refused`].
+const INSERT_ONE_EVENT: &str = "INSERT INTO slo.job_status
+  (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING";
+
+/// A batch whose poster needs no question to the extension: the rows, sorted by the event key,
+/// and nothing else. New rows pass the trigger of `slo.job_status` (which refuses an unknown
+/// application or a job of another application); repeats skip it, so when some rows were
+/// repeats the batch's ownership is checked after the insert, and a refusal must roll the
+/// transaction back ([`insert_statement`]).
+const INSERT_EVENTS_PLAIN: &str = "INSERT INTO slo.job_status
+  (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id)
+SELECT e.app_id, e.job_id, e.status, e.status_time, e.business_date, e.run_id, e.host_id, e.period_start, $9
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::text[], $7::text[], $8::time[])
+     AS e(app_id, job_id, status, status_time, business_date, run_id, host_id, period_start)
+ORDER BY e.job_id, e.business_date, e.run_id, e.status, e.status_time
+ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING";
 
 /// Who posts a batch, and whether the extension must be asked about its applications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,9 +124,10 @@ pub enum Poster<'a> {
 pub enum Inserted {
     /// The batch is in: rows added, and events that were already there.
     Stored(InsertOutcome),
-    /// Nothing was inserted: an event names an unknown application or a job of another
-    /// application. Inside a transaction, the transaction is aborted when this comes from the
-    /// foreign keys; the caller rolls back.
+    /// An event names an unknown application or a job of another application. Nothing was
+    /// inserted by the statement that asks the extension, nor by one event; a plain insert of a
+    /// batch may have inserted rows (or, when the trigger refused, aborted the transaction): the
+    /// caller rolls its transaction back.
     Refused,
     /// Nothing was inserted: the extension says the client may not post for these applications.
     Denied(Vec<String>),
@@ -128,12 +136,22 @@ pub enum Inserted {
 /// The insert path of every writer of `slo.job_status` (the API, the Kafka consumer, the
 /// backfill): one statement, sorted by the event key, `ON CONFLICT DO NOTHING`, on any client
 /// or transaction. The poster's client id is stored on every row.
+///
+/// When the extension must be asked (`Poster::Check`), the one statement checks everything and
+/// stores all or nothing. Otherwise it is a plain insert (one row: the cheapest statement there
+/// is), whose new rows the trigger checks; repeats are checked after it. Then a batch answered
+/// `Refused` may have stored rows: run it in a transaction and roll that back (the API does;
+/// the Kafka consumer's and the backfill's batches are transactions).
 #[instrument(skip_all, fields(events = events.len()))]
 pub async fn insert_statement<C: GenericClient>(
     client: &C,
     events: &[JobStatusEvent],
     poster: Poster<'_>,
 ) -> Result<Inserted, tokio_postgres::Error> {
+    if let ([event], Poster::Anonymous | Poster::Allowed(_)) = (events, poster) {
+        return insert_one(client, event, poster).await;
+    }
+    let plain = matches!(poster, Poster::Anonymous | Poster::Allowed(_));
     let n = events.len();
     let mut app_id = Vec::with_capacity(n);
     let mut job_id = Vec::with_capacity(n);
@@ -154,11 +172,39 @@ pub async fn insert_statement<C: GenericClient>(
         period_start.push(e.period_start());
     }
     let (sql, client_id) = match poster {
-        Poster::Anonymous => (INSERT_EVENTS_UNCHECKED, None),
-        Poster::Allowed(client_id) => (INSERT_EVENTS_UNCHECKED, Some(client_id)),
+        Poster::Anonymous => (INSERT_EVENTS_PLAIN, None),
+        Poster::Allowed(client_id) => (INSERT_EVENTS_PLAIN, Some(client_id)),
         Poster::Check(client_id) => (INSERT_EVENTS_AUTHORIZED, Some(client_id)),
     };
     let statement = client.prepare_cached(sql).await?;
+    if plain {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+            &app_id,
+            &job_id,
+            &status,
+            &status_time,
+            &business_date,
+            &run_id,
+            &host_id,
+            &period_start,
+            &client_id,
+        ];
+        return match client.execute(&statement, &params).await {
+            Ok(accepted)
+                if accepted < n as u64
+                    && !ownership_violations(events, &load_ownership(client, events).await?)
+                        .is_empty() =>
+            {
+                Ok(Inserted::Refused)
+            }
+            Ok(accepted) => Ok(Inserted::Stored(InsertOutcome {
+                accepted,
+                duplicates: n as u64 - accepted,
+            })),
+            Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => Ok(Inserted::Refused),
+            Err(e) => Err(e),
+        };
+    }
     let result = client
         .query_one(
             &statement,
@@ -195,17 +241,87 @@ pub async fn insert_statement<C: GenericClient>(
     }
 }
 
-/// Stores a validated batch for its poster; returns how many rows were new. `403` when the
-/// extension says the client may not post for one of the batch's applications, `422` when an
-/// event names an unknown application or a job of another application.
+/// [`insert_statement`] for one event of a poster the extension need not be asked about.
+async fn insert_one<C: GenericClient>(
+    client: &C,
+    e: &JobStatusEvent,
+    poster: Poster<'_>,
+) -> Result<Inserted, tokio_postgres::Error> {
+    let client_id = match poster {
+        Poster::Allowed(c) | Poster::Check(c) => Some(c),
+        Poster::Anonymous => None,
+    };
+    let statement = client.prepare_cached(INSERT_ONE_EVENT).await?;
+    let result = client
+        .execute(
+            &statement,
+            &[
+                &e.app_id().as_str(),
+                &e.job_id().as_str(),
+                &e.status().as_str(),
+                &e.status_time(),
+                &e.business_date(),
+                &e.run_id().as_str(),
+                &e.host_id().as_str(),
+                &e.period_start(),
+                &client_id,
+            ],
+        )
+        .await;
+    match result {
+        Ok(1) => Ok(Inserted::Stored(InsertOutcome {
+            accepted: 1,
+            duplicates: 0,
+        })),
+        Ok(_) if duplicate_refused(client, e).await? => Ok(Inserted::Refused),
+        Ok(_) => Ok(Inserted::Stored(InsertOutcome {
+            accepted: 0,
+            duplicates: 1,
+        })),
+        Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => Ok(Inserted::Refused),
+        Err(e) => Err(e),
+    }
+}
+
+/// A repeated event skipped the trigger (`ON CONFLICT DO NOTHING`): true when it names an
+/// unknown application or a job of another application, which a first delivery would have been
+/// refused for.
+async fn duplicate_refused<C: GenericClient>(
+    client: &C,
+    e: &JobStatusEvent,
+) -> Result<bool, tokio_postgres::Error> {
+    let known = load_ownership(client, std::slice::from_ref(e)).await?;
+    Ok(!ownership_violations(std::slice::from_ref(e), &known).is_empty())
+}
+
+/// Stores a validated batch for its poster, all or nothing; returns how many rows were new once
+/// they are committed. `403` when the extension says the client may not post for one of the
+/// batch's applications, `422` when an event names an unknown application or a job of another
+/// application.
 #[instrument(skip_all, fields(events = events.len()))]
 pub async fn insert_events(
     pool: &Pool,
     events: &[JobStatusEvent],
     poster: Poster<'_>,
 ) -> Result<InsertOutcome, ApiError> {
-    let client = pool.get().await.map_err(pool_error)?;
-    match insert_statement(&client, events, poster).await {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    // A plain insert of a batch is checked after it: all or nothing needs a transaction. One
+    // statement needs none (one event, or the statement that asks the extension).
+    let inserted = if events.len() > 1 && !matches!(poster, Poster::Check(_)) {
+        let tx = client.transaction().await.map_err(db_error)?;
+        let inserted = insert_statement(&tx, events, poster).await;
+        if let Ok(Inserted::Stored(_)) = inserted {
+            tx.commit().await.map_err(db_error)?;
+        } else {
+            // Nothing of the batch stays; a failed rollback (the connection is gone) ends the
+            // transaction as well.
+            let _ = tx.rollback().await;
+        }
+        inserted
+    } else {
+        insert_statement(&client, events, poster).await
+    };
+    match inserted {
         Ok(Inserted::Stored(outcome)) => Ok(outcome),
         Ok(Inserted::Refused) => Err(explain_ownership(&client, events).await),
         Ok(Inserted::Denied(denied)) => {

@@ -211,6 +211,38 @@ async fn a_batch_with_one_event_of_an_unknown_application_stores_nothing() {
 }
 
 #[tokio::test]
+async fn a_batch_with_a_repeat_under_another_application_stores_nothing_of_the_batch() {
+    let (db, app) = setup().await;
+    assert_eq!(app.post(&event()).await.status, 201);
+    // The client is now known to be allowed both applications: the batch goes in as a plain
+    // insert, checked after it (the repeat skipped the trigger), and is rolled back.
+    let mut repeat = event();
+    repeat["app_id"] = json!("deposits");
+    let batch = json!([event_with("run_id", json!("run-2")), repeat]);
+    let reply = app.post(&batch).await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(
+        reply.problems(),
+        vec![(
+            json!(1),
+            json!("job_id"),
+            "job_of_other_application".to_owned()
+        )]
+    );
+    assert_eq!(
+        db.events().await.len(),
+        1,
+        "the new event of the batch is not kept"
+    );
+    // The same batch without the bad repeat: stored, the repeat counted as a duplicate.
+    let batch = json!([event_with("run_id", json!("run-2")), event()]);
+    let reply = app.post(&batch).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body, json!({"accepted": 1, "duplicates": 1}));
+    assert_eq!(db.events().await.len(), 2);
+}
+
+#[tokio::test]
 async fn an_unknown_job_of_a_known_application_is_registered_on_its_first_event() {
     let (db, app) = setup().await;
     let reply = app.post(&event_with("job_id", json!("dss-load"))).await;
