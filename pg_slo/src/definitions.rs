@@ -98,7 +98,7 @@ pub(crate) struct Definitions {
     pub generation: Generation,
     /// Every job and the application it belongs to.
     pub job_app: HashMap<String, String>,
-    /// The active SLOs that have jobs (each SLO's jobs sorted by id).
+    /// The active SLOs that have jobs, sorted by id (each SLO's jobs sorted by id).
     pub slos: Vec<SloDef<'static>>,
     /// For each job, the indexes in `slos` of the active SLOs that depend on it.
     pub slos_of_job: HashMap<String, Vec<usize>>,
@@ -115,6 +115,12 @@ pub(crate) fn current() -> Rc<Definitions> {
     let defs = at(generation, &snapshot);
     snapshot.release();
     defs
+}
+
+/// The definitions last loaded, unchecked (the latest when none were). The engine finds the SLO
+/// days to lock in them, then checks them with [`latest`] once it holds the locks.
+pub(crate) fn cached() -> Rc<Definitions> {
+    CACHE.with(|c| c.borrow().clone()).unwrap_or_else(latest)
 }
 
 /// The definitions as a new snapshot sees them (READ COMMITTED: what is committed now). The
@@ -216,6 +222,9 @@ fn load(generation: Generation, snapshot: &ReadSnapshot) -> Definitions {
         }
     });
     rows.retain(|r| !r.job_ids.is_empty());
+    // In key order: an SLO's index then orders its rows as slo.slo_performance's key does
+    // (byte-wise), which is the order the engine writes rows in.
+    rows.sort_by(|a, b| a.slo_id.cmp(&b.slo_id));
 
     let mut slos = Vec::with_capacity(rows.len());
     let mut slos_of_job: HashMap<String, Vec<usize>> = HashMap::new();

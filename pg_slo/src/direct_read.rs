@@ -24,6 +24,7 @@ use slo_core::engine::EngineEvent;
 use slo_core::Status;
 use std::cell::RefCell;
 use std::ffi::CString;
+use std::rc::Rc;
 
 const LOCK: pg_sys::LOCKMODE = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
 
@@ -60,12 +61,19 @@ struct Found {
 /// engine's constants: comparing addresses costs nothing, hashing the names cost 1 µs a call).
 type ColumnsKey = (pg_sys::Oid, usize);
 
+/// A table's OID, its number of attributes and the address of a static column name.
+type OptionalKey = (pg_sys::Oid, i32, usize);
+
 thread_local! {
     /// Relations found, by the address of their static name: a handful, scanned in order.
     static FOUND: RefCell<Vec<(usize, Found)>> = const { RefCell::new(Vec::new()) };
     /// Positions of columns in a table, by (table OID, column names): attribute numbers never
     /// change for a table, so they hold as long as its OID.
-    static COLUMNS: RefCell<Vec<(ColumnsKey, Vec<usize>)>> = const { RefCell::new(Vec::new()) };
+    static COLUMNS: RefCell<Vec<(ColumnsKey, Rc<[usize]>)>> = const { RefCell::new(Vec::new()) };
+    /// Positions of a column that may be missing, by (table OID, number of attributes, column
+    /// name): adding a column changes the number.
+    static OPTIONAL: RefCell<Vec<(OptionalKey, Option<usize>)>> =
+        const { RefCell::new(Vec::new()) };
 }
 
 /// The cache key of a static name.
@@ -140,7 +148,7 @@ pub(crate) unsafe fn columns(
     rel: pg_sys::Relation,
     table: &str,
     columns: &'static [&'static str],
-) -> Vec<usize> {
+) -> Rc<[usize]> {
     let key = ((*rel).rd_id, columns.as_ptr() as usize);
     if let Some(found) = COLUMNS.with(|c| {
         c.borrow()
@@ -151,7 +159,7 @@ pub(crate) unsafe fn columns(
         return found;
     }
     let desc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
-    let found: Vec<usize> = columns
+    let found: Rc<[usize]> = columns
         .iter()
         .map(|name| {
             desc.iter()
@@ -174,15 +182,32 @@ pub(crate) unsafe fn columns(
     found
 }
 
-/// The position (0-based) of column `name` in the table `rel`, if it has one (not cached: for a
-/// column that a table of an older release lacks until the extension is updated).
+/// The position (0-based) of column `name` in the table `rel`, if it has one: for a column that a
+/// table of an older release lacks until the extension is updated.
 ///
 /// # Safety
 /// `rel` must be an open relation.
-pub(crate) unsafe fn column_position(rel: pg_sys::Relation, name: &str) -> Option<usize> {
-    PgTupleDesc::from_pg_unchecked((*rel).rd_att)
+pub(crate) unsafe fn column_position(rel: pg_sys::Relation, name: &'static str) -> Option<usize> {
+    let key = ((*rel).rd_id, (*(*rel).rd_att).natts, name.as_ptr() as usize);
+    if let Some(found) = OPTIONAL.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|&(_, found)| found)
+    }) {
+        return found;
+    }
+    let found = PgTupleDesc::from_pg_unchecked((*rel).rd_att)
         .iter()
-        .position(|a| !a.attisdropped && a.name() == name)
+        .position(|a| !a.attisdropped && a.name() == name);
+    OPTIONAL.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 64 {
+            c.clear();
+        }
+        c.push((key, found));
+    });
+    found
 }
 
 /// The snapshot the engine's reads use, until [`Self::release`].
@@ -239,7 +264,7 @@ struct TextDateScan {
     slot: *mut pg_sys::TupleTableSlot,
     scan: pg_sys::IndexScanDesc,
     /// Positions (0-based) of the wanted columns in the table.
-    cols: Vec<usize>,
+    cols: Rc<[usize]>,
     text_collation: pg_sys::Oid,
 }
 
@@ -441,7 +466,7 @@ pub(crate) fn scan_all(
                 break;
             }
             values.clear();
-            for &c in &cols {
+            for &c in cols.iter() {
                 let mut is_null = false;
                 let d = pg_sys::heap_getattr(tuple, c as i32 + 1, desc, &mut is_null);
                 values.push((d, is_null));

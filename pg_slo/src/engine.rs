@@ -122,13 +122,15 @@ unsafe fn read_new_rows(td: &pg_sys::TriggerData) -> NewRows {
         let values = (*slot).tts_values;
         let nulls = (*slot).tts_isnull;
         let datum = |i: usize| (*values.add(cols[i]), *nulls.add(cols[i]));
-        let job_id = direct_read::text(datum(0));
-        let app_id = direct_read::text(datum(1));
+        // Borrowed from the tuple where only compared; owned where kept.
+        let str_at = |i: usize| <&str>::from_datum(datum(i).0, datum(i).1).unwrap_or_default();
+        let job_id = str_at(0).to_owned();
+        let app_id = str_at(1);
         let business_date = Date::from_datum(datum(2).0, datum(2).1)
             .map(date_in)
             .unwrap_or(NaiveDate::MIN);
-        let status_text = direct_read::text(datum(3));
-        let status = Status::parse(&status_text).unwrap_or_else(|| {
+        let status_text = str_at(3);
+        let status = Status::parse(status_text).unwrap_or_else(|| {
             raise(
                 PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
                 format!("slo.job_status got an unknown status {status_text:?}"),
@@ -138,11 +140,15 @@ unsafe fn read_new_rows(td: &pg_sys::TriggerData) -> NewRows {
             .map(tstz_in)
             .unwrap_or_default()
             .timestamp_micros();
-        let run_id = direct_read::text(datum(5));
+        let run_id = str_at(5).to_owned();
         // Rows of a statement usually come sorted by the event key: skip the set for repeats.
-        if last_pair.as_ref() != Some(&(job_id.clone(), app_id.clone())) {
-            rows.job_apps.insert((job_id.clone(), app_id.clone()));
-            last_pair = Some((job_id.clone(), app_id));
+        let repeat = last_pair
+            .as_ref()
+            .is_some_and(|(j, a)| *j == job_id && a == app_id);
+        if !repeat {
+            let pair = (job_id.clone(), app_id.to_owned());
+            rows.job_apps.insert(pair.clone());
+            last_pair = Some(pair);
         }
         rows.events.push(NewEvent {
             job_id,
@@ -170,22 +176,32 @@ fn job_status_after_insert<'a>(
     if rows.events.is_empty() {
         return Ok(None);
     }
-    // The SLO days touched, by the definitions the statement sees: active SLOs of each event's
-    // job, on run dates of their calendars, with the new events of each.
-    let seen = definitions::current();
-    let mut days: HashMap<(usize, NaiveDate), Vec<usize>> = HashMap::new();
-    for (k, e) in rows.events.iter().enumerate() {
-        for &i in seen.slos_of_job.get(&e.job_id).into_iter().flatten() {
-            if seen.slos[i].schedule.calendar.is_run_date(e.business_date) {
-                days.entry((i, e.business_date)).or_default().push(k);
+    // The SLO days touched: active SLOs of each event's job, on run dates of their calendars,
+    // with the new events of each; found in the definitions as committed once the locks are
+    // held.
+    let mut run = Run::start(|defs| {
+        let mut pairs: Vec<(usize, NaiveDate, u32)> = Vec::with_capacity(rows.events.len());
+        for (k, e) in rows.events.iter().enumerate() {
+            for &i in defs.slos_of_job.get(&e.job_id).into_iter().flatten() {
+                if defs.slos[i].schedule.calendar.is_run_date(e.business_date) {
+                    pairs.push((i, e.business_date, k as u32));
+                }
             }
         }
-    }
-    let work: Vec<Day> = days
-        .into_iter()
-        .map(|((slo, date), new)| Day { slo, date, new })
-        .collect();
-    let mut run = Run::start(seen, work);
+        pairs.sort_unstable();
+        let mut days: Vec<Day> = Vec::new();
+        for (slo, date, k) in pairs {
+            match days.last_mut() {
+                Some(day) if day.slo == slo && day.date == date => day.new.push(k),
+                _ => days.push(Day {
+                    slo,
+                    date,
+                    new: vec![k],
+                }),
+            }
+        }
+        days
+    });
 
     // Jobs the definitions do not know under the sent application: register or refuse them (an
     // unknown application, a job of another application). The definitions are as committed
@@ -227,31 +243,37 @@ fn refresh_slo_days(slo_ids: Vec<String>, business_dates: Vec<Date>) -> i32 {
             "slo_ids and business_dates must have the same length".into(),
         );
     }
-    let seen = definitions::current();
-    let index: HashMap<&str, usize> = seen
-        .slos
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.slo_id.as_str(), i))
-        .collect();
-    let mut days = BTreeSet::new();
-    for (id, d) in slo_ids.iter().zip(business_dates) {
-        if let Some(&i) = index.get(id.as_str()) {
-            let date = date_in(d);
-            if seen.slos[i].schedule.calendar.is_run_date(date) {
-                days.insert((i, date));
-            }
-        }
-    }
-    let work = days
+    let keys: Vec<(String, NaiveDate)> = slo_ids
         .into_iter()
-        .map(|(slo, date)| Day {
-            slo,
-            date,
-            new: Vec::new(),
-        })
+        .zip(business_dates.into_iter().map(date_in))
         .collect();
-    let written = Run::start(seen, work).finish(Mode::Rebuild, &[]);
+    let run = Run::start(|defs| {
+        let index: HashMap<&str, usize> = defs
+            .slos
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.slo_id.as_str(), i))
+            .collect();
+        let days: BTreeSet<(usize, NaiveDate)> = keys
+            .iter()
+            .filter_map(|(id, date)| {
+                let &i = index.get(id.as_str())?;
+                defs.slos[i]
+                    .schedule
+                    .calendar
+                    .is_run_date(*date)
+                    .then_some((i, *date))
+            })
+            .collect();
+        days.into_iter()
+            .map(|(slo, date)| Day {
+                slo,
+                date,
+                new: Vec::new(),
+            })
+            .collect()
+    });
+    let written = run.finish(Mode::Rebuild, &[]);
     i32::try_from(written).unwrap_or(i32::MAX)
 }
 
@@ -269,7 +291,7 @@ enum Mode {
 struct Day {
     slo: usize,
     date: NaiveDate,
-    new: Vec<usize>,
+    new: Vec<u32>,
 }
 
 /// One statement's work on `slo.slo_performance`: its SLO days, the definitions as committed
@@ -284,33 +306,46 @@ struct Run {
 }
 
 impl Run {
-    /// Opens the table and takes the locks of the SLO days (`seen`: the definitions they were
-    /// found in), then reads the definitions as committed now.
+    /// Opens the table, finds the SLO days (`days`, from a version of the definitions) and takes
+    /// their locks, with the definitions as committed once the locks are held.
     ///
     /// Locks: the bucket of every SLO day, in bucket order; shared for a daily day whose state
     /// is merged (such writers meet on the row itself), exclusive for a day recomputed from its
     /// events (intraday). So recomputes of one day never overlap, nor overlap merges; deleting
     /// an SLO and `slo.recompute` take every bucket exclusively.
-    fn start(seen: Rc<Definitions>, work: Vec<Day>) -> Run {
+    ///
+    /// The days are first found in the definitions this backend has cached; when the
+    /// definitions committed by the time the locks are held are another generation (they
+    /// changed, or this backend's cache is old), the days are found again in those, and when
+    /// they need other locks, the locks taken are given back and taken again in order.
+    fn start(days: impl Fn(&Definitions) -> Vec<Day>) -> Run {
         let writer = Writer::open();
         let stateful = writer.keeps_state();
-        let mut buckets: BTreeMap<i32, bool> = BTreeMap::new();
-        for day in &work {
-            let slo = &seen.slos[day.slo];
-            let exclusive = recomputed(slo, stateful);
-            *buckets.entry(bucket(&slo.slo_id, day.date)).or_default() |= exclusive;
+        let mut defs = definitions::cached();
+        let mut work = days(&defs);
+        let mut held = lock_days(&defs, &work, stateful);
+        loop {
+            let latest = definitions::latest();
+            if latest.generation == defs.generation {
+                break;
+            }
+            let again = days(&latest);
+            let needed = buckets(&latest, &again, stateful);
+            let covered = needed
+                .iter()
+                .all(|(b, &exclusive)| held.get(b).is_some_and(|&h| h || !exclusive));
+            (defs, work) = (latest, again);
+            if !covered {
+                unlock_buckets(&held);
+                held = lock_days(&defs, &work, stateful);
+            }
         }
-        for (b, exclusive) in buckets {
-            advisory_lock(LOCK_CLASS, b, !exclusive);
-        }
-        let mut run = Run {
-            defs: seen,
+        Run {
+            defs,
             work,
             writer,
             stateful,
-        };
-        run.refresh_definitions();
-        run
+        }
     }
 
     /// Takes the definitions as committed now (after the locks: a definition change may have
@@ -352,10 +387,8 @@ impl Run {
     /// writers waiting for each other's rows never wait in a circle.
     fn finish(mut self, mode: Mode, events: &[NewEvent]) -> i64 {
         let defs = self.defs.clone();
-        self.work.sort_unstable_by(|a, b| {
-            (defs.slos[a.slo].slo_id.as_str(), a.date)
-                .cmp(&(defs.slos[b.slo].slo_id.as_str(), b.date))
-        });
+        // SLOs are sorted by id in the definitions: their indexes order them as their ids do.
+        self.work.sort_unstable_by_key(|day| (day.slo, day.date));
         let mut changes: Vec<(Option<PerformanceRow>, PerformanceRow)> = Vec::new();
         for pass in self.work.chunks(DAYS_PER_PASS) {
             let mut recomputed_rows = recomputed_rows(&defs, pass, self.stateful);
@@ -368,7 +401,7 @@ impl Run {
                     }
                     continue;
                 }
-                let new: Vec<&NewEvent> = day.new.iter().map(|&k| &events[k]).collect();
+                let new: Vec<&NewEvent> = day.new.iter().map(|&k| &events[k as usize]).collect();
                 write_daily(&mut self.writer, slo, day.date, mode, &new, &mut changes);
             }
         }
@@ -547,20 +580,71 @@ fn bucket(slo_id: &str, date: NaiveDate) -> i32 {
     (h % LOCK_BUCKETS) as i32
 }
 
-/// Takes one transaction advisory lock, exclusive or shared.
-fn advisory_lock(class: i32, key: i32, shared: bool) {
-    let f = if shared {
-        pg_sys::pg_advisory_xact_lock_shared_int4
-    } else {
-        pg_sys::pg_advisory_xact_lock_int4
-    };
-    // SAFETY: a plain call of PostgreSQL's pg_advisory_xact_lock[_shared](int4, int4).
-    unsafe {
-        pgrx::direct_function_call_as_datum(f, &[Some(class.into()), Some(key.into())]);
+/// The buckets of the SLO days, each with whether it must be held exclusively.
+fn buckets(defs: &Definitions, work: &[Day], stateful: bool) -> BTreeMap<i32, bool> {
+    let mut buckets: BTreeMap<i32, bool> = BTreeMap::new();
+    for day in work {
+        let slo = &defs.slos[day.slo];
+        *buckets.entry(bucket(&slo.slo_id, day.date)).or_default() |= recomputed(slo, stateful);
+    }
+    buckets
+}
+
+/// Takes the locks of the SLO days' buckets, in bucket order; returns them.
+fn lock_days(defs: &Definitions, work: &[Day], stateful: bool) -> BTreeMap<i32, bool> {
+    let held = buckets(defs, work, stateful);
+    for (&b, &exclusive) in &held {
+        advisory_lock(LOCK_CLASS, b, !exclusive);
+    }
+    held
+}
+
+/// Gives back the bucket locks taken by [`lock_days`] (nothing has been written under them).
+fn unlock_buckets(held: &BTreeMap<i32, bool>) {
+    for (&b, &exclusive) in held {
+        let tag = advisory_tag(LOCK_CLASS, b);
+        // SAFETY: releases one acquisition of a lock this transaction took (a lock also taken by
+        // an earlier statement stays held).
+        unsafe {
+            pg_sys::LockRelease(&tag, lock_mode(!exclusive), false);
+        }
     }
 }
 
-/// Takes the locks of the buckets given in increasing order.
+/// The tag of a transaction advisory lock on (class, key), as `pg_advisory_xact_lock(int4,
+/// int4)` makes it.
+fn advisory_tag(class: i32, key: i32) -> pg_sys::LOCKTAG {
+    pg_sys::LOCKTAG {
+        // SAFETY: a plain read of the backend's database OID.
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        locktag_field2: class as u32,
+        locktag_field3: key as u32,
+        locktag_field4: 2,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+    }
+}
+
+fn lock_mode(shared: bool) -> pg_sys::LOCKMODE {
+    (if shared {
+        pg_sys::ShareLock
+    } else {
+        pg_sys::ExclusiveLock
+    }) as pg_sys::LOCKMODE
+}
+
+/// Takes one transaction advisory lock, exclusive or shared (as `pg_advisory_xact_lock` and
+/// `pg_advisory_xact_lock_shared` do).
+fn advisory_lock(class: i32, key: i32, shared: bool) {
+    let tag = advisory_tag(class, key);
+    // SAFETY: LockAcquire of a transaction lock, as the SQL functions do; it waits, and raises
+    // on a deadlock or when the lock table is full.
+    unsafe {
+        pg_sys::LockAcquire(&tag, lock_mode(shared), false, false);
+    }
+}
+
+/// Takes the locks of the buckets given in increasing order, exclusively.
 fn lock_buckets(buckets: impl IntoIterator<Item = i32>) {
     for b in buckets {
         advisory_lock(LOCK_CLASS, b, false);

@@ -63,7 +63,6 @@ pub(crate) struct Found {
 /// with a dirty snapshot.
 pub(crate) struct Writer {
     rel: pg_sys::Relation,
-    pkey: pg_sys::Relation,
     estate: *mut pg_sys::EState,
     rri: *mut pg_sys::ResultRelInfo,
     arbiters: *mut pg_sys::List,
@@ -72,7 +71,7 @@ pub(crate) struct Writer {
     scan: pg_sys::IndexScanDesc,
     scan_slot: *mut pg_sys::TupleTableSlot,
     new_slot: *mut pg_sys::TupleTableSlot,
-    cols: Vec<usize>,
+    cols: std::rc::Rc<[usize]>,
     /// The position of `engine_state`, when the table has it.
     state_col: Option<usize>,
     text_collation: pg_sys::Oid,
@@ -94,9 +93,8 @@ impl Writer {
     pub(crate) fn open() -> Writer {
         let lock = pg_sys::RowExclusiveLock as pg_sys::LOCKMODE;
         let rel = direct_read::open_locked("slo_performance", lock);
-        let pkey = direct_read::open_locked("slo_performance_pkey", lock);
-        // SAFETY: both relations are open; everything made here is released by `close` (or by
-        // the transaction's abort on an ERROR: memory contexts, relation references, scans).
+        // SAFETY: the relation is open; everything made here is released by `close` (or by the
+        // transaction's abort on an ERROR: memory contexts, relation references, scans).
         unsafe {
             let cols = direct_read::columns(rel, "slo_performance", &COLUMNS);
             let state_col = direct_read::column_position(rel, "engine_state");
@@ -110,6 +108,16 @@ impl Writer {
             // engine never changes a row's key), and hints the indexes so.
             pg_sys::InitResultRelInfo(rri, rel, 0, std::ptr::null_mut(), 0);
             pg_sys::ExecOpenIndices(rri, true);
+            let pkey = (0..(*rri).ri_NumIndices as usize)
+                .map(|i| *(*rri).ri_IndexRelationDescs.add(i))
+                .find(|&index| (*(*index).rd_index).indisprimary)
+                .unwrap_or_else(|| {
+                    raise(
+                        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+                        "slo.slo_performance has no primary key (slo_id, business_date, period_start)"
+                            .into(),
+                    )
+                });
             let arbiters = pg_sys::lappend_oid(std::ptr::null_mut(), (*pkey).rd_id);
             let mut dirty = Box::new(pg_sys::SnapshotData::default());
             dirty.snapshot_type = pg_sys::SnapshotType::SNAPSHOT_DIRTY;
@@ -119,7 +127,6 @@ impl Writer {
                 pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsHeapTuple);
             Writer {
                 rel,
-                pkey,
                 estate,
                 rri,
                 arbiters,
@@ -487,7 +494,6 @@ impl Writer {
             pg_sys::ExecCloseIndices(self.rri);
             pg_sys::FreeExecutorState(self.estate);
             pg_sys::list_free(self.arbiters);
-            direct_read::close(self.pkey);
             direct_read::close(self.rel);
             if self.wrote {
                 pg_sys::CommandCounterIncrement();
