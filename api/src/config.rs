@@ -91,6 +91,13 @@ pub struct ServeConfig {
     #[arg(long, env = "PG_SLO_DB_TIMEOUT_SECS", default_value_t = 5)]
     pub db_timeout_secs: u64,
 
+    /// Writers that store the single events of concurrent requests together, one statement and
+    /// one commit for all those waiting (each uses a connection of the pool while it writes);
+    /// 0 stores each request alone.
+    #[arg(long, env = "PG_SLO_GROUP_COMMIT_WRITERS", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub group_commit_writers: u16,
+
     #[command(flatten)]
     pub auth: AuthConfig,
 
@@ -127,6 +134,7 @@ mod tests {
         assert_eq!(cfg.database_url, "host=localhost");
         assert_eq!(cfg.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(cfg.pool_size, 4);
+        assert_eq!(cfg.group_commit_writers, 2);
         assert_eq!(cfg.body_limit, 2 * 1024 * 1024);
         assert!(
             !cfg.auth.insecure_no_auth,

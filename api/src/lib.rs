@@ -8,6 +8,7 @@
 //! - [`startup`]: builds the router and the server; exposes the bound port for tests.
 //! - [`routes`]: the HTTP handlers, one module per resource.
 //! - [`store`]: the database: connection pool and the job-status repository.
+//! - [`group_commit`]: single events of concurrent requests stored together, one commit.
 //! - [`error`]: the one error type of the HTTP boundary, rendered as problem+json.
 //! - [`observe`]: per-request span, request id and the one log line per request.
 //! - [`definitions`]: `pg-slo apply` and `pg-slo export`, SLO definitions as code.
@@ -31,6 +32,7 @@ pub mod dbconn;
 pub mod definitions;
 pub mod demo;
 pub mod error;
+pub mod group_commit;
 pub mod ingest;
 pub mod kafka;
 pub mod limits;

@@ -2,6 +2,7 @@
 //!
 //! Counted as requests pass (middleware [`track`]): requests by route, method and status, and
 //! their latency; events accepted and duplicates (from the stored batch's [`InsertOutcome`]);
+//! statements and events of group commit (counted by [`crate::group_commit`]);
 //! problems of refused events by rule code (from [`RejectedRules`]). Read at each scrape: the
 //! connection pool's use, and from the database the SLO instances due today by state. Each
 //! application instance has its own registry. Touches the request's route, the response's
@@ -44,6 +45,10 @@ pub struct Metrics {
     pool_waiting: IntGauge,
     instances_today: IntGaugeVec,
     database_up: IntGauge,
+    /// Statements that stored single events of concurrent requests together.
+    pub group_commit_statements: IntCounter,
+    /// Single events stored through those statements.
+    pub group_commit_events: IntCounter,
 }
 
 impl Metrics {
@@ -117,6 +122,16 @@ impl Metrics {
             "1 when the last scrape could read the database, 0 otherwise.",
         )
         .expect("valid metric");
+        let group_commit_statements = IntCounter::new(
+            "pg_slo_group_commit_statements_total",
+            "Statements that stored the single events of concurrent requests together (group commit).",
+        )
+        .expect("valid metric");
+        let group_commit_events = IntCounter::new(
+            "pg_slo_group_commit_events_total",
+            "Single events stored through group commit; divided by the statements, the average group.",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -128,6 +143,8 @@ impl Metrics {
             Box::new(pool_waiting.clone()),
             Box::new(instances_today.clone()),
             Box::new(database_up.clone()),
+            Box::new(group_commit_statements.clone()),
+            Box::new(group_commit_events.clone()),
         ] {
             registry.register(c).expect("each metric registered once");
         }
@@ -150,6 +167,8 @@ impl Metrics {
             pool_waiting,
             instances_today,
             database_up,
+            group_commit_statements,
+            group_commit_events,
         }
     }
 

@@ -4,6 +4,7 @@
 use crate::auth::usage::UsageRecorder;
 use crate::auth::Authenticator;
 use crate::config::ServeConfig;
+use crate::group_commit::GroupCommit;
 use crate::limits::{time_limit, RateLimiter};
 use crate::metrics::{self, Metrics};
 use crate::observe::observe;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Set in publishing mode (`--publish`): events go to Kafka instead of the database.
     pub publisher: Option<Publisher>,
+    /// Single events of concurrent requests stored together (none: each request alone).
+    pub group_commit: Option<GroupCommit>,
 }
 
 /// The routes and their middleware: the request's span and log line outermost, then the time
@@ -100,10 +103,11 @@ impl Application {
             None
         };
         let listener = TcpListener::bind(config.listen).await?;
+        let metrics = Arc::new(Metrics::new());
         let router = router(AppState {
             pool: pool.clone(),
             body_limit: config.body_limit,
-            metrics: Arc::new(Metrics::new()),
+            metrics: metrics.clone(),
             auth: Arc::new(auth),
             rate_limiter: RateLimiter::new(
                 config.limits.rate_limit_per_sec,
@@ -112,6 +116,13 @@ impl Application {
             .map(Arc::new),
             request_timeout: Duration::from_secs(config.limits.request_timeout_secs.max(1)),
             publisher: publisher.clone(),
+            group_commit: (config.group_commit_writers > 0 && publisher.is_none()).then(|| {
+                GroupCommit::start(
+                    pool.clone(),
+                    usize::from(config.group_commit_writers),
+                    metrics,
+                )
+            }),
         });
         Ok(Application {
             listener,

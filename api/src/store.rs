@@ -305,6 +305,15 @@ pub async fn insert_events(
     poster: Poster<'_>,
 ) -> Result<InsertOutcome, ApiError> {
     let mut client = pool.get().await.map_err(pool_error)?;
+    answer(&mut client, events, poster).await
+}
+
+/// [`insert_events`] on a connection of the pool.
+pub(crate) async fn answer(
+    client: &mut deadpool_postgres::Client,
+    events: &[JobStatusEvent],
+    poster: Poster<'_>,
+) -> Result<InsertOutcome, ApiError> {
     // A plain insert of a batch is checked after it: all or nothing needs a transaction. One
     // statement needs none (one event, or the statement that asks the extension).
     let inserted = if events.len() > 1 && !matches!(poster, Poster::Check(_)) {
@@ -319,11 +328,11 @@ pub async fn insert_events(
         }
         inserted
     } else {
-        insert_statement(&client, events, poster).await
+        insert_statement(&*client, events, poster).await
     };
     match inserted {
         Ok(Inserted::Stored(outcome)) => Ok(outcome),
-        Ok(Inserted::Refused) => Err(explain_ownership(&client, events).await),
+        Ok(Inserted::Refused) => Err(explain_ownership(client, events).await),
         Ok(Inserted::Denied(denied)) => {
             let client_id = match poster {
                 Poster::Check(c) | Poster::Allowed(c) => c,

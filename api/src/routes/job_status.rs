@@ -15,7 +15,9 @@ use chrono::Utc;
 use std::time::Instant;
 
 /// Authenticates the caller (`401` before the body is read), applies its rate limit (`429`),
-/// parses and validates the whole body (every problem listed), then stores it in one statement.
+/// parses and validates the whole body (every problem listed), then stores it in one statement
+/// (a single event, with the single events of other requests waiting at the same moment:
+/// `group_commit`).
 /// Unless the extension said, within the cache bound, that the client may post for every
 /// application of the batch, that statement asks it again (`403`, nothing stored). Answers
 /// `201` only once the rows are committed. In publishing mode it asks the extension the same
@@ -110,7 +112,13 @@ pub async fn post_job_status(
         tracing::info!(published, "job status published");
         return Ok((StatusCode::ACCEPTED, Json(PublishOutcome { published })).into_response());
     }
-    let outcome = store::insert_events(&state.pool, &batch.events, poster).await?;
+    let outcome = match (&state.group_commit, batch.events.as_slice(), poster) {
+        (Some(group), [event], Poster::Anonymous) => group.insert(event, None).await?,
+        (Some(group), [event], Poster::Allowed(client_id)) => {
+            group.insert(event, Some(client_id)).await?
+        }
+        _ => store::insert_events(&state.pool, &batch.events, poster).await?,
+    };
     tracing::info!(
         accepted = outcome.accepted,
         duplicates = outcome.duplicates,

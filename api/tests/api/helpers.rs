@@ -51,6 +51,7 @@ impl TestApp {
             pool_size: 4,
             body_limit: 2 * 1024 * 1024,
             db_timeout_secs: 2,
+            group_commit_writers: 2,
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             publish: Default::default(),

@@ -264,6 +264,7 @@ async fn jwt_settings_that_cannot_be_safe_stop_the_service_from_starting() {
             pool_size: 1,
             body_limit: 1024,
             db_timeout_secs: 1,
+            group_commit_writers: 2,
             auth: Default::default(),
             limits: Default::default(),
             publish: Default::default(),

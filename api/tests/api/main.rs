@@ -4,6 +4,7 @@
 mod auth;
 mod definitions;
 mod demo;
+mod group_commit;
 mod helpers;
 mod ingest;
 mod job_status;

@@ -1,0 +1,302 @@
+//! Group commit of single events: the one-event requests that arrive while others are being
+//! stored go into the database together, one statement and one commit for all of them.
+//!
+//! Schedulers post one event per request, many at once at the start of a batch window. Stored
+//! one by one, each request costs PostgreSQL a statement, a run of the trigger and a commit (a
+//! WAL flush); here a few writer tasks take every single-event request waiting at the moment
+//! they are free, insert them with one `INSERT ... SELECT FROM unnest(...)`, and answer each
+//! request only once that statement has committed. Nothing waits for company: a request that
+//! finds a writer free goes alone at once, so a quiet service answers as fast as before.
+//!
+//! Each request keeps its own answer. A single event is either new (`accepted`) or a repeat
+//! (`duplicates`), so the one statement, autocommitted, is all or nothing for each request. A
+//! repeat skips the trigger (`ON CONFLICT DO NOTHING`), so repeats are checked for their
+//! application after the statement, as [`crate::store::insert_statement`] does for one event.
+//! When the statement is refused as a whole (the trigger found an unknown application or a job
+//! of another application among the new events), nothing of it was stored and every request of
+//! the group is stored alone, which answers each with its own `201` or `422`.
+//!
+//! Only events whose poster needs no question to the extension come here (authentication off,
+//! or a client the extension allowed the event's application within the cache bound).
+//!
+//! Touches PostgreSQL (through the pool) and nothing else.
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::{self, InsertOutcome, Poster};
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::Pool;
+use slo_core::JobStatusEvent;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// Events one statement takes at most.
+pub const MAX_GROUP: usize = 256;
+
+/// The group's rows, sorted by the event key (concurrent writers take their index locks in one
+/// order); returns the rows it stored.
+const INSERT_GROUP: &str = "INSERT INTO slo.job_status
+  (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id)
+SELECT e.app_id, e.job_id, e.status, e.status_time, e.business_date, e.run_id, e.host_id, e.period_start, e.client_id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::text[], $7::text[], $8::time[], $9::text[])
+     AS e(app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id)
+ORDER BY e.job_id, e.business_date, e.run_id, e.status, e.status_time
+ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING
+RETURNING app_id, job_id, business_date, run_id, status, status_time";
+
+/// An event's identity as stored: its application and its event key.
+type Key = (String, String, NaiveDate, String, String, DateTime<Utc>);
+
+fn key(e: &JobStatusEvent) -> Key {
+    (
+        e.app_id().as_str().to_owned(),
+        e.job_id().as_str().to_owned(),
+        e.business_date(),
+        e.run_id().as_str().to_owned(),
+        e.status().as_str().to_owned(),
+        e.status_time(),
+    )
+}
+
+/// One waiting request: its event, who posts it, and where its answer goes.
+struct Waiting {
+    event: JobStatusEvent,
+    client_id: Option<String>,
+    answer: oneshot::Sender<Result<InsertOutcome, ApiError>>,
+}
+
+/// The queue of single events and the writers that store them. Cloning shares them.
+#[derive(Clone)]
+pub struct GroupCommit {
+    queue: mpsc::Sender<Waiting>,
+}
+
+impl GroupCommit {
+    /// Starts `writers` writer tasks (each uses one connection of `pool` while it stores a
+    /// group). They stop when every clone of the returned value is dropped.
+    pub fn start(pool: Pool, writers: usize, metrics: Arc<Metrics>) -> GroupCommit {
+        let (queue, receiver) = mpsc::channel::<Waiting>(writers.max(1) * MAX_GROUP);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..writers.max(1) {
+            tokio::spawn(write_groups(
+                pool.clone(),
+                receiver.clone(),
+                metrics.clone(),
+            ));
+        }
+        GroupCommit { queue }
+    }
+
+    /// Stores one event of a poster already allowed (`Poster::Anonymous` or `Poster::Allowed`);
+    /// answers once it is committed, as [`store::insert_events`] does.
+    pub async fn insert(
+        &self,
+        event: &JobStatusEvent,
+        client_id: Option<&str>,
+    ) -> Result<InsertOutcome, ApiError> {
+        let (answer, answered) = oneshot::channel();
+        let waiting = Waiting {
+            event: event.clone(),
+            client_id: client_id.map(str::to_owned),
+            answer,
+        };
+        if self.queue.send(waiting).await.is_err() {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "the group commit writers have stopped"
+            )));
+        }
+        answered.await.unwrap_or_else(|_| {
+            Err(ApiError::Internal(anyhow::anyhow!(
+                "a group commit writer stopped before answering"
+            )))
+        })
+    }
+}
+
+/// A writer: takes the first waiting request and every other one waiting then (up to
+/// [`MAX_GROUP`]), stores them, answers them; again, until the queue is closed.
+async fn write_groups(
+    pool: Pool,
+    receiver: Arc<Mutex<mpsc::Receiver<Waiting>>>,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        let group = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match receiver.try_recv() {
+                    Ok(w) => group.push(w),
+                    Err(_) => break,
+                }
+            }
+            group
+        };
+        metrics.group_commit_statements.inc();
+        metrics.group_commit_events.inc_by(group.len() as u64);
+        let answers = store_group(&pool, &group).await;
+        for (w, answer) in group.into_iter().zip(answers) {
+            // A request given up meanwhile (its client went away) takes no answer.
+            let _ = w.answer.send(answer);
+        }
+    }
+}
+
+/// Stores a group; one answer per request, in order.
+#[tracing::instrument(skip_all, fields(events = group.len()))]
+async fn store_group(pool: &Pool, group: &[Waiting]) -> Vec<Result<InsertOutcome, ApiError>> {
+    let mut client = match pool.get().await {
+        Ok(c) => c,
+        Err(e) => {
+            let e = store::pool_error(e);
+            return group.iter().map(|_| Err(shared(&e))).collect();
+        }
+    };
+    if group.len() == 1 {
+        let w = &group[0];
+        let poster = match &w.client_id {
+            Some(c) => Poster::Allowed(c),
+            None => Poster::Anonymous,
+        };
+        let answer = store::answer(&mut client, std::slice::from_ref(&w.event), poster).await;
+        return vec![answer];
+    }
+    let n = group.len();
+    let mut cols = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for w in group {
+        let e = &w.event;
+        cols.0.push(e.app_id().as_str());
+        cols.1.push(e.job_id().as_str());
+        cols.2.push(e.status().as_str());
+        cols.3.push(e.status_time());
+        cols.4.push(e.business_date());
+        cols.5.push(e.run_id().as_str());
+        cols.6.push(e.host_id().as_str());
+        cols.7.push(e.period_start());
+        cols.8.push(w.client_id.as_deref());
+    }
+    let stored = async {
+        let statement = client.prepare_cached(INSERT_GROUP).await?;
+        client
+            .query(
+                &statement,
+                &[
+                    &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7, &cols.8,
+                ],
+            )
+            .await
+    }
+    .await;
+    let rows = match stored {
+        Ok(rows) => rows,
+        // Refused as a whole (nothing stored): each request alone gets its own answer.
+        Err(e) if e.code().is_some() => {
+            tracing::debug!(error = %e, "group refused; storing its requests one by one");
+            let mut answers = Vec::with_capacity(n);
+            for w in group {
+                let poster = match &w.client_id {
+                    Some(c) => Poster::Allowed(c),
+                    None => Poster::Anonymous,
+                };
+                answers
+                    .push(store::answer(&mut client, std::slice::from_ref(&w.event), poster).await);
+            }
+            return answers;
+        }
+        Err(e) => {
+            let e = store::db_error(e);
+            return group.iter().map(|_| Err(shared(&e))).collect();
+        }
+    };
+    // Which requests the stored rows belong to (a request repeating another of the group is a
+    // duplicate of it).
+    let mut stored: HashMap<Key, usize> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let k: Key = (
+            row.get(0),
+            row.get(1),
+            row.get(2),
+            row.get(3),
+            row.get(4),
+            row.get(5),
+        );
+        *stored.entry(k).or_default() += 1;
+    }
+    let mut accepted = vec![false; n];
+    let mut repeats: Vec<usize> = Vec::new();
+    for (i, w) in group.iter().enumerate() {
+        match stored.get_mut(&key(&w.event)) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                accepted[i] = true;
+            }
+            _ => repeats.push(i),
+        }
+    }
+    // Repeats skipped the trigger: those naming an unknown application or a job of another
+    // application are refused, as a first delivery would have been.
+    let mut refused: HashMap<usize, ApiError> = HashMap::new();
+    if !repeats.is_empty() {
+        let events: Vec<JobStatusEvent> = repeats.iter().map(|&i| group[i].event.clone()).collect();
+        match store::load_ownership(&client, &events).await {
+            Ok(known) => {
+                for (k, &i) in repeats.iter().enumerate() {
+                    let one = std::slice::from_ref(&events[k]);
+                    let violations = slo_core::event::ownership_violations(one, &known);
+                    if !violations.is_empty() {
+                        refused.insert(
+                            i,
+                            ApiError::Invalid {
+                                is_batch: false,
+                                violations,
+                            },
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                let e = store::db_error(e);
+                for &i in &repeats {
+                    refused.insert(i, shared(&e));
+                }
+            }
+        }
+    }
+    (0..n)
+        .map(|i| match refused.remove(&i) {
+            Some(e) => Err(e),
+            None if accepted[i] => Ok(InsertOutcome {
+                accepted: 1,
+                duplicates: 0,
+            }),
+            None => Ok(InsertOutcome {
+                accepted: 0,
+                duplicates: 1,
+            }),
+        })
+        .collect()
+}
+
+/// The same failure, for each request of a group.
+fn shared(e: &ApiError) -> ApiError {
+    match e {
+        ApiError::DatabaseUnavailable(cause) => {
+            ApiError::DatabaseUnavailable(anyhow::anyhow!("{cause:#}"))
+        }
+        other => ApiError::Internal(anyhow::anyhow!("{other}")),
+    }
+}
