@@ -397,7 +397,7 @@ async fn try_load_batch(
             "INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id) \
              SELECT app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, $1::text \
              FROM pg_slo_backfill_stage \
-             ORDER BY job_id, business_date, run_id, status, status_time \
+             ORDER BY job_id COLLATE \"C\", business_date, run_id COLLATE \"C\", status COLLATE \"C\", status_time \
              ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING",
             &[&client_id],
         )

@@ -41,7 +41,7 @@ const INSERT_GROUP: &str = "INSERT INTO slo.job_status
 SELECT e.app_id, e.job_id, e.status, e.status_time, e.business_date, e.run_id, e.host_id, e.period_start, e.client_id
 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::text[], $7::text[], $8::time[], $9::text[])
      AS e(app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id)
-ORDER BY e.job_id, e.business_date, e.run_id, e.status, e.status_time
+ORDER BY e.job_id COLLATE \"C\", e.business_date, e.run_id COLLATE \"C\", e.status COLLATE \"C\", e.status_time
 ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING
 RETURNING app_id, job_id, business_date, run_id, status, status_time";
 

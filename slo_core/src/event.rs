@@ -195,41 +195,125 @@ fn parse_event(
     };
     let mut p = EventParser {
         index,
-        obj,
+        fields: Fields::Json(obj),
         violations: Vec::new(),
     };
-    p.reject_extra_fields();
-    let app_id = p.identifier("app_id");
-    let job_id = p.identifier("job_id");
-    let status = p.status();
-    let status_time = p.status_time(now);
-    let business_date = p.business_date();
-    let run_id = p.identifier("run_id");
-    let host_id = p.identifier("host_id");
-    let period_start = p.period_start();
-    if let (Some(time), Some(date)) = (status_time, business_date) {
-        p.check_business_date_distance(time.1, date);
+    p.reject_extra_fields(obj);
+    p.event(now)
+}
+
+/// One field of an event as sent.
+enum Field<'a> {
+    Missing,
+    Null,
+    Str(&'a str),
+    /// Another JSON type, named.
+    Other(&'static str),
+}
+
+/// Where an event's fields come from: a parsed JSON object, or the typed fast path.
+enum Fields<'a> {
+    Json(&'a Map<String, Value>),
+    Typed(&'a RawEvent<'a>),
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, name: &str) -> Field<'a> {
+        match self {
+            Fields::Json(obj) => match obj.get(name) {
+                None => Field::Missing,
+                Some(Value::Null) => Field::Null,
+                Some(Value::String(s)) => Field::Str(s.as_str()),
+                Some(other) => Field::Other(json_kind(other)),
+            },
+            Fields::Typed(raw) => {
+                let s: &'a str = match name {
+                    "app_id" => &raw.app_id,
+                    "job_id" => &raw.job_id,
+                    "status" => &raw.status,
+                    "status_time" => &raw.status_time,
+                    "business_date" => &raw.business_date,
+                    "run_id" => &raw.run_id,
+                    "host_id" => &raw.host_id,
+                    "period_start" => match &raw.period_start {
+                        Some(p) => p,
+                        None => return Field::Null,
+                    },
+                    _ => return Field::Missing,
+                };
+                Field::Str(s)
+            }
+        }
     }
-    match (
-        app_id,
-        job_id,
-        status,
-        status_time,
-        business_date,
-        run_id,
-        host_id,
-        period_start,
-    ) {
-        (
-            Some(app_id),
-            Some(job_id),
-            Some(status),
-            Some((status_time, _)),
-            Some(business_date),
-            Some(run_id),
-            Some(host_id),
-            Some(period_start),
-        ) if p.violations.is_empty() => Ok(JobStatusEvent {
+}
+
+/// An event as the fast path reads it: every field a string (`period_start` may be null or
+/// absent), no other field. Anything else fails to deserialize, and the body is read again as
+/// a [`Value`] to name every problem.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvent<'a> {
+    #[serde(borrow)]
+    app_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    job_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    status: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    status_time: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    business_date: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    run_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    host_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    period_start: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The fast path of [`parse_events`] for a body that breaks no rule: read straight into typed
+/// events (no [`Value`] tree), checked by the same rules. `None` when the body is anything else
+/// (malformed, an unexpected shape or type, a broken rule): then parse it as a [`Value`] and
+/// call [`parse_events`], which names every problem. When it returns a batch, [`parse_events`]
+/// returns the same one.
+pub fn parse_valid_events(body: &[u8], now: DateTime<Utc>) -> Option<ParsedBatch> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    let (is_batch, raw): (bool, Vec<RawEvent>) = match first {
+        b'[' => (true, serde_json::from_slice(body).ok()?),
+        b'{' => (false, vec![serde_json::from_slice(body).ok()?]),
+        _ => return None,
+    };
+    if raw.is_empty() || raw.len() > MAX_BATCH_EVENTS {
+        return None;
+    }
+    let mut events = Vec::with_capacity(raw.len());
+    for (index, r) in raw.iter().enumerate() {
+        let mut p = EventParser {
+            index,
+            fields: Fields::Typed(r),
+            violations: Vec::new(),
+        };
+        events.push(p.event(now).ok()?);
+    }
+    Some(ParsedBatch { is_batch, events })
+}
+
+impl EventParser<'_> {
+    /// Every field, checked; the event, or every problem of it (with those recorded before).
+    fn event(&mut self, now: DateTime<Utc>) -> Result<JobStatusEvent, Vec<Violation>> {
+        let p = self;
+        let app_id = p.identifier("app_id");
+        let job_id = p.identifier("job_id");
+        let status = p.status();
+        let status_time = p.status_time(now);
+        let business_date = p.business_date();
+        let run_id = p.identifier("run_id");
+        let host_id = p.identifier("host_id");
+        let period_start = p.period_start();
+        if let (Some(time), Some(date)) = (status_time, business_date) {
+            p.check_business_date_distance(time.1, date);
+        }
+        match (
             app_id,
             job_id,
             status,
@@ -238,27 +322,46 @@ fn parse_event(
             run_id,
             host_id,
             period_start,
-        }),
-        _ => Err(p.violations),
+        ) {
+            (
+                Some(app_id),
+                Some(job_id),
+                Some(status),
+                Some((status_time, _)),
+                Some(business_date),
+                Some(run_id),
+                Some(host_id),
+                Some(period_start),
+            ) if p.violations.is_empty() => Ok(JobStatusEvent {
+                app_id,
+                job_id,
+                status,
+                status_time,
+                business_date,
+                run_id,
+                host_id,
+                period_start,
+            }),
+            _ => Err(std::mem::take(&mut p.violations)),
+        }
     }
 }
 
 /// Reads the fields of one event object, recording each violation.
 struct EventParser<'a> {
     index: usize,
-    obj: &'a Map<String, Value>,
+    fields: Fields<'a>,
     violations: Vec<Violation>,
 }
 
-impl EventParser<'_> {
+impl<'a> EventParser<'a> {
     fn violation(&mut self, field: &str, rule: Rule, message: impl Into<String>) {
         self.violations
             .push(Violation::field(self.index, field, rule, message));
     }
 
-    fn reject_extra_fields(&mut self) {
-        let mut extra: Vec<&String> = self
-            .obj
+    fn reject_extra_fields(&mut self, obj: &Map<String, Value>) {
+        let mut extra: Vec<&String> = obj
             .keys()
             .filter(|k| !EVENT_FIELDS.contains(&k.as_str()))
             .collect();
@@ -284,15 +387,14 @@ impl EventParser<'_> {
     }
 
     /// A required string field; records `required` or `wrong_type`.
-    fn string(&mut self, field: &str) -> Option<&str> {
-        match self.obj.get(field) {
-            None | Some(Value::Null) => {
+    fn string(&mut self, field: &str) -> Option<&'a str> {
+        match self.fields.get(field) {
+            Field::Missing | Field::Null => {
                 self.violation(field, Rule::Required, "is required");
                 None
             }
-            Some(Value::String(s)) => Some(s.as_str()),
-            Some(other) => {
-                let kind = json_kind(other);
+            Field::Str(s) => Some(s),
+            Field::Other(kind) => {
                 self.violation(
                     field,
                     Rule::WrongType,
@@ -378,9 +480,9 @@ impl EventParser<'_> {
 
     /// Optional: absent or null is `Some(None)`; a bad value is `None` (a violation was recorded).
     fn period_start(&mut self) -> Option<Option<NaiveTime>> {
-        match self.obj.get("period_start") {
-            None | Some(Value::Null) => Some(None),
-            Some(Value::String(s)) => match parse_time_of_day(s) {
+        match self.fields.get("period_start") {
+            Field::Missing | Field::Null => Some(None),
+            Field::Str(s) => match parse_time_of_day(s) {
                 Some(t) => Some(Some(t)),
                 None => {
                     self.violation(
@@ -391,8 +493,7 @@ impl EventParser<'_> {
                     None
                 }
             },
-            Some(other) => {
-                let kind = json_kind(other);
+            Field::Other(kind) => {
                 self.violation(
                     "period_start",
                     Rule::WrongType,

@@ -8,7 +8,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use slo_core::definitions::{parse_file, Interval};
-use slo_core::event::{parse_iso_date, parse_rfc3339_with_offset, parse_time_of_day, EVENT_FIELDS};
+use slo_core::event::{
+    parse_iso_date, parse_rfc3339_with_offset, parse_time_of_day, parse_valid_events, EVENT_FIELDS,
+};
 use slo_core::{parse_events, Identifier, MAX_IDENTIFIER_LEN};
 
 /// The event's fields, and one only the server may set.
@@ -102,7 +104,94 @@ fn body() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// An event that is usually valid: each field mostly a good value, sometimes a bad one, the
+/// period sometimes null or absent, and now and then a stranger or a number.
+fn nearly_valid_event() -> impl Strategy<Value = Value> {
+    let pick = |good: &'static [&'static str], bad: &'static [&'static str]| {
+        prop_oneof![
+            8 => prop::sample::select(good).prop_map(|s| Value::String(s.to_owned())),
+            1 => prop::sample::select(bad).prop_map(|s| Value::String(s.to_owned())),
+            1 => leaf(),
+        ]
+    };
+    (
+        pick(&["overdrafts", "deposits", "a\\\"b"], &["", " x", "\u{7}"]),
+        pick(&["od-calc", "dss-load"], &[""]),
+        pick(&["start", "succeed", "fail"], &["Start", "done"]),
+        pick(
+            &["2026-11-17T00:30:00-05:00", "2026-12-02T11:00:00.123456789Z"],
+            &["2026-11-17T00:30:00", "2027-06-01T00:00:00Z"],
+        ),
+        pick(&["2026-11-16", "2026-12-01"], &["2026-02-30", "2025-01-01"]),
+        pick(&["run-1", "r"], &[""]),
+        pick(&["h1"], &[""]),
+        prop_oneof![
+            3 => Just(None),
+            2 => Just(Some(Value::Null)),
+            3 => prop::sample::select(&["06:30", "23:59:59"][..]).prop_map(|s| Some(Value::String(s.to_owned()))),
+            1 => prop::sample::select(&["24:00", "6"][..]).prop_map(|s| Some(Value::String(s.to_owned()))),
+        ],
+        proptest::option::weighted(0.1, ("[a-z_]{1,10}", leaf())),
+    )
+        .prop_map(|(app, job, status, time, date, run, host, period, extra)| {
+            let mut m = Map::new();
+            for (k, v) in [
+                ("app_id", app),
+                ("job_id", job),
+                ("status", status),
+                ("status_time", time),
+                ("business_date", date),
+                ("run_id", run),
+                ("host_id", host),
+            ] {
+                m.insert(k.to_owned(), v);
+            }
+            if let Some(p) = period {
+                m.insert("period_start".to_owned(), p);
+            }
+            if let Some((k, v)) = extra {
+                m.insert(k, v);
+            }
+            Value::Object(m)
+        })
+}
+
 proptest! {
+    /// The fast path accepts exactly the bodies the full parser accepts when they hold only
+    /// string fields, and returns what it returns; anything it does not take goes to the full
+    /// parser, which names every problem.
+    #[test]
+    fn the_fast_path_returns_what_the_full_parser_returns(
+        body in prop_oneof![
+            2 => nearly_valid_event(),
+            2 => prop::collection::vec(nearly_valid_event(), 0..5).prop_map(Value::Array),
+            1 => body(),
+        ]
+    ) {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let full = parse_events(&body, now());
+        match parse_valid_events(&bytes, now()) {
+            Some(fast) => prop_assert_eq!(Ok(fast), full),
+            None => {
+                // Only a body the full parser refuses, or one with a value that is not a string
+                // (a null or absent period is a string field's absence, not a refusal).
+                let only_strings = |e: &Value| {
+                    e.as_object().is_some_and(|o| {
+                        o.iter().all(|(k, v)| {
+                            slo_core::event::EVENT_FIELDS.contains(&k.as_str())
+                                && (v.is_string() || (k == "period_start" && v.is_null()))
+                        })
+                    })
+                };
+                let simple = match &body {
+                    Value::Array(items) => items.iter().all(only_strings),
+                    other => only_strings(other),
+                };
+                prop_assert!(full.is_err() || !simple, "the fast path refused a valid body: {body}");
+            }
+        }
+    }
+
     #[test]
     fn the_request_parser_never_panics_and_what_it_accepts_follows_the_rules(body in body()) {
         match parse_events(&body, now()) {

@@ -80,13 +80,20 @@ pub async fn post_job_status(
             ApiError::MalformedJson(rejection.body_text())
         }
     })?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let batch =
-        slo_core::parse_events(&value, Utc::now()).map_err(|rejected| ApiError::Invalid {
-            is_batch: rejected.is_batch,
-            violations: rejected.violations,
-        })?;
+    let now = Utc::now();
+    // A body that breaks no rule is read straight into events; any other is read as JSON again,
+    // so that every problem is named.
+    let batch = match slo_core::event::parse_valid_events(&body, now) {
+        Some(batch) => batch,
+        None => {
+            let value: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+            slo_core::parse_events(&value, now).map_err(|rejected| ApiError::Invalid {
+                is_batch: rejected.is_batch,
+                violations: rejected.violations,
+            })?
+        }
+    };
     let poster = match caller.client_id() {
         None => Poster::Anonymous,
         Some(client_id)
