@@ -69,10 +69,13 @@ const DAYS_PER_PASS: usize = 2_000;
 /// One new event, as the engine needs it.
 struct NewEvent {
     job_id: String,
+    /// Its application: an index into [`NewRows::apps`].
+    app: usize,
     business_date: NaiveDate,
     status: Status,
     /// Microseconds since 1970-01-01 UTC.
     at: i64,
+    /// The run id of a `fail` (the state counts failed runs); empty for the other statuses.
     run_id: String,
 }
 
@@ -80,8 +83,8 @@ struct NewEvent {
 #[derive(Default)]
 struct NewRows {
     events: Vec<NewEvent>,
-    /// Distinct (job_id, app_id) pairs.
-    job_apps: BTreeSet<(String, String)>,
+    /// The distinct applications of the events (a statement names a few).
+    apps: Vec<String>,
 }
 
 /// The columns of `slo.job_status` the trigger reads, in this order.
@@ -116,7 +119,6 @@ unsafe fn read_new_rows(td: &pg_sys::TriggerData) -> NewRows {
     let reader = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
     pg_sys::tuplestore_select_read_pointer(store, reader);
     pg_sys::tuplestore_rescan(store);
-    let mut last_pair: Option<(String, String)> = None;
     while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
         pg_sys::slot_getsomeattrs_int(slot, last as i32);
         let values = (*slot).tts_values;
@@ -140,18 +142,21 @@ unsafe fn read_new_rows(td: &pg_sys::TriggerData) -> NewRows {
             .map(tstz_in)
             .unwrap_or_default()
             .timestamp_micros();
-        let run_id = str_at(5).to_owned();
-        // Rows of a statement usually come sorted by the event key: skip the set for repeats.
-        let repeat = last_pair
-            .as_ref()
-            .is_some_and(|(j, a)| *j == job_id && a == app_id);
-        if !repeat {
-            let pair = (job_id.clone(), app_id.to_owned());
-            rows.job_apps.insert(pair.clone());
-            last_pair = Some(pair);
-        }
+        let run_id = if status == Status::Fail {
+            str_at(5).to_owned()
+        } else {
+            String::new()
+        };
+        let app = match rows.apps.iter().position(|a| a == app_id) {
+            Some(i) => i,
+            None => {
+                rows.apps.push(app_id.to_owned());
+                rows.apps.len() - 1
+            }
+        };
         rows.events.push(NewEvent {
             job_id,
+            app,
             business_date,
             status,
             at,
@@ -207,14 +212,15 @@ fn job_status_after_insert<'a>(
     // unknown application, a job of another application). The definitions are as committed
     // after this insert's lock on slo.job_status was granted: a change of a job waits for that
     // lock (slo.job_keep_events), so none can slip between this check and the commit.
-    let unknown: Vec<&(String, String)> = rows
-        .job_apps
+    let unknown: BTreeSet<(&str, &str)> = rows
+        .events
         .iter()
-        .filter(|(job, app)| run.defs.job_app.get(job) != Some(app))
+        .filter(|e| run.defs.job_app.get(&e.job_id) != Some(&rows.apps[e.app]))
+        .map(|e| (e.job_id.as_str(), rows.apps[e.app].as_str()))
         .collect();
     if !unknown.is_empty() {
-        let jobs: Vec<&str> = unknown.iter().map(|(j, _)| j.as_str()).collect();
-        let apps: Vec<&str> = unknown.iter().map(|(_, a)| a.as_str()).collect();
+        let jobs: Vec<&str> = unknown.iter().map(|&(j, _)| j).collect();
+        let apps: Vec<&str> = unknown.iter().map(|&(_, a)| a).collect();
         Spi::connect_mut(|client| {
             client
                 .update(
@@ -402,7 +408,15 @@ impl Run {
                     continue;
                 }
                 let new: Vec<&NewEvent> = day.new.iter().map(|&k| &events[k as usize]).collect();
-                write_daily(&mut self.writer, slo, day.date, mode, &new, &mut changes);
+                write_daily(
+                    &mut self.writer,
+                    slo,
+                    day.date,
+                    mode,
+                    defs.generation.1 as u64,
+                    &new,
+                    &mut changes,
+                );
             }
         }
         self.writer.close();
@@ -503,6 +517,7 @@ fn write_daily(
     slo: &SloDef,
     date: NaiveDate,
     mode: Mode,
+    tag: u64,
     new: &[&NewEvent],
     changes: &mut Vec<(Option<PerformanceRow>, PerformanceRow)>,
 ) {
@@ -512,11 +527,20 @@ fn write_daily(
             (Some(f), Mode::Merge) => f.state.as_deref().and_then(|b| DailyState::decode(slo, b)),
             _ => None,
         };
+        // The stored row's expected times hold while the definitions are those they were
+        // computed from.
+        let known_expected = match (&stored, &found) {
+            (Some(state), Some(f)) if state.tag() == tag => {
+                Some((f.row.expected_start, f.row.expected_end))
+            }
+            _ => None,
+        };
         let mut state = match (stored, &found, mode) {
             (Some(state), _, _) => state,
             (None, None, Mode::Merge) => DailyState::empty(slo),
             _ => daily_from_events(slo, date),
         };
+        state.set_tag(tag);
         for e in new {
             // The SLO's jobs are sorted by id (definitions.rs): a job's index is its state
             // position.
@@ -527,7 +551,7 @@ fn write_daily(
                 state.add(job, e.status, e.at, &e.run_id);
             }
         }
-        let Some(row) = state.row(slo, date) else {
+        let Some(row) = state.row_with_expected(slo, date, known_expected) else {
             return;
         };
         let bytes = state.encode();

@@ -18,7 +18,11 @@
 //! SLO's jobs change, a stored state no longer decodes, and the engine rebuilds it from the
 //! day's events.
 //!
-//! Encoding (little-endian), version 1: `1u8`, signature `u64`, job count `u16`, then per job in
+//! Beside the jobs, the state carries a tag of the definitions the row's expected times were
+//! computed from (the engine's generation of its definitions; opaque here): while it holds, the
+//! engine takes the expected times from the stored row instead of computing them again.
+//!
+//! Encoding (little-endian), version 1: `1u8`, signature `u64`, tag `u64`, job count `u16`, then per job in
 //! the order of the SLO's job ids sorted: flags `u8` (bit 0: a start follows, bit 1: an end
 //! follows), start `i64` and end `i64` (microseconds since 1970-01-01 UTC, when present), the
 //! failed run count `u16`, and each failed run id as its length `u16` and its UTF-8 bytes, sorted.
@@ -54,6 +58,7 @@ impl JobAgg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyState {
     signature: u64,
+    tag: u64,
     jobs: Vec<JobAgg>,
 }
 
@@ -96,6 +101,7 @@ impl DailyState {
     pub fn empty(slo: &SloDef) -> DailyState {
         DailyState {
             signature: Self::signature(slo),
+            tag: 0,
             jobs: vec![JobAgg::default(); slo.jobs.len()],
         }
     }
@@ -148,6 +154,16 @@ impl DailyState {
         }
     }
 
+    /// The tag of the definitions the row's expected times were computed from.
+    pub fn tag(&self) -> u64 {
+        self.tag
+    }
+
+    /// Sets that tag.
+    pub fn set_tag(&mut self, tag: u64) {
+        self.tag = tag;
+    }
+
     /// True when no event has been merged (an instance exists only once an event maps to it).
     pub fn is_empty(&self) -> bool {
         self.jobs.iter().all(JobAgg::is_empty)
@@ -161,17 +177,31 @@ impl DailyState {
     /// The performance row of the SLO day (`None` before any event, or when the expected times
     /// cannot be computed: run days that run out of the calendar).
     pub fn row(&self, slo: &SloDef, business_date: NaiveDate) -> Option<PerformanceRow> {
+        self.row_with_expected(slo, business_date, None)
+    }
+
+    /// [`Self::row`], with the expected times given (known from the stored row) or computed.
+    pub fn row_with_expected(
+        &self,
+        slo: &SloDef,
+        business_date: NaiveDate,
+        expected: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Option<PerformanceRow> {
         if self.is_empty() {
             return None;
         }
-        let offsets: Vec<(Offset, Offset, DayUnit)> = slo
-            .jobs
-            .iter()
-            .map(|j| (j.expected_start, j.expected_end, j.day_unit))
-            .collect();
-        let (expected_start, expected_end) =
-            slo.schedule
-                .instance_expected(business_date, NaiveTime::MIN, &offsets)?;
+        let (expected_start, expected_end) = match expected {
+            Some(known) => known,
+            None => {
+                let offsets: Vec<(Offset, Offset, DayUnit)> = slo
+                    .jobs
+                    .iter()
+                    .map(|j| (j.expected_start, j.expected_end, j.day_unit))
+                    .collect();
+                slo.schedule
+                    .instance_expected(business_date, NaiveTime::MIN, &offsets)?
+            }
+        };
         let instant = |us: i64| DateTime::<Utc>::from_timestamp_micros(us);
         let actual_start = self.jobs.iter().filter_map(|j| j.start).min();
         let actual_end = if self.jobs.iter().all(|j| j.end.is_some()) {
@@ -193,9 +223,10 @@ impl DailyState {
 
     /// The stored form (see the module doc).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(11 + self.jobs.len() * 20);
+        let mut out = Vec::with_capacity(19 + self.jobs.len() * 20);
         out.push(VERSION);
         out.extend_from_slice(&self.signature.to_le_bytes());
+        out.extend_from_slice(&self.tag.to_le_bytes());
         out.extend_from_slice(&(self.jobs.len() as u16).to_le_bytes());
         for j in &self.jobs {
             let flags = u8::from(j.start.is_some()) | (u8::from(j.end.is_some()) << 1);
@@ -220,6 +251,7 @@ impl DailyState {
             return None;
         }
         let signature = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+        let tag = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
         let n = usize::from(r.u16()?);
         if signature != Self::signature(slo) || n != slo.jobs.len() {
             return None;
@@ -249,7 +281,11 @@ impl DailyState {
         if !r.0.is_empty() {
             return None;
         }
-        Some(DailyState { signature, jobs })
+        Some(DailyState {
+            signature,
+            tag,
+            jobs,
+        })
     }
 }
 
@@ -409,6 +445,7 @@ mod tests {
         let mut state = DailyState::empty(&slo);
         state.add(1, Fail, 5, "r1");
         state.add(0, Start, 7, "r2");
+        state.set_tag(0x0102_0304_0506_0708);
         let bytes = state.encode();
         assert_eq!(DailyState::decode(&slo, &bytes), Some(state));
         for cut in 0..bytes.len() {
