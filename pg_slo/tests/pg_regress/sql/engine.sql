@@ -162,6 +162,30 @@ SELECT pg_temp.post() AS stored;
 SELECT slo_id, bd, actual_start FROM perf WHERE bd = '2026-04-06' ORDER BY 1;
 UPDATE slo.slo SET active = true WHERE slo_id = 'od-report';
 
+-- ---- A row without its state, or with a state made for other jobs, is rebuilt from its events ----
+-- Monday 20 April 2026. The overdraft job runs; then dss-load's row loses its state (as a row of
+-- release 0.1.0, or one slo.evaluate made before any event): the load's start is merged into the
+-- state rebuilt from every event of the day, so the instance still starts at 00:40, not 03:10.
+TRUNCATE ev;
+INSERT INTO ev VALUES
+  ('overdrafts', 'od-calc', 'start', '2026-04-21 00:40', '2026-04-20', 'r1', NULL),
+  ('overdrafts', 'od-calc', 'succeed', '2026-04-21 02:30', '2026-04-20', 'r1', NULL);
+SELECT pg_temp.post() AS stored;
+SELECT slo_id, engine_state IS NOT NULL AS has_state FROM slo.slo_performance WHERE business_date = '2026-04-20' ORDER BY 1;
+UPDATE slo.slo_performance SET engine_state = NULL WHERE slo_id = 'dss-load' AND business_date = '2026-04-20';
+INSERT INTO ev VALUES ('decision_support', 'dss-load-od', 'start', '2026-04-21 03:10', '2026-04-20', 'r1', NULL);
+SELECT pg_temp.post() AS stored;
+SELECT slo_id, bd, actual_start, actual_end FROM perf WHERE bd = '2026-04-20' ORDER BY 1;
+-- The load joins od-data-for-dss: the stored state knows one job, the SLO now has two. The
+-- load's success is merged into the state rebuilt from the day's events (its start of 03:10
+-- among them), and the instance ends when the later of the two jobs ends.
+INSERT INTO slo.slo_job VALUES ('od-data-for-dss', 'dss-load-od', '1 day 03:00', '1 day 04:00', 'calendar');
+INSERT INTO ev VALUES ('decision_support', 'dss-load-od', 'succeed', '2026-04-21 04:05', '2026-04-20', 'r1', NULL);
+SELECT pg_temp.post() AS stored;
+SELECT slo_id, bd, expected_end, actual_start, actual_end FROM perf WHERE bd = '2026-04-20' ORDER BY 1;
+SELECT * FROM slo.instance_jobs('od-data-for-dss', '2026-04-20', '00:00');
+DELETE FROM slo.slo_job WHERE slo_id = 'od-data-for-dss' AND job_id = 'dss-load-od';
+
 -- ---- An expression index a DBA adds for BI: the engine maintains it too ----------------------------
 -- (rows go through the executor's index routines, which evaluate expressions and predicates)
 CREATE INDEX slo_performance_lower_idx ON slo.slo_performance ((lower(slo_id)));
