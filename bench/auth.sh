@@ -32,7 +32,7 @@ cleanup() {
   psql -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
 }
 trap cleanup EXIT
-psql -d "$DB" -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_slo" -f "$root/examples/foxfire.sql" >/dev/null
+psql -d "$DB" -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_slo" -f "$root/pg_slo/tests/pg_regress/foxfire.sql" >/dev/null
 token=$("$bin" token issue --database-url "$url" --client bench --apps overdrafts 2>/dev/null)
 psql -d "$DB" -qc "INSERT INTO slo.client (client_id) VALUES ('bench-jwt');
                    INSERT INTO slo.client_application VALUES ('bench-jwt', 'overdrafts')"
