@@ -178,18 +178,18 @@ pub async fn insert_statement<C: GenericClient>(
         Poster::Check(client_id) => (INSERT_EVENTS_AUTHORIZED, Some(client_id)),
     };
     let statement = client.prepare_cached(sql).await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+        &app_id,
+        &job_id,
+        &status,
+        &status_time,
+        &business_date,
+        &run_id,
+        &host_id,
+        &period_start,
+        &client_id,
+    ];
     if plain {
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
-            &app_id,
-            &job_id,
-            &status,
-            &status_time,
-            &business_date,
-            &run_id,
-            &host_id,
-            &period_start,
-            &client_id,
-        ];
         return match client.execute(&statement, &params).await {
             Ok(accepted)
                 if accepted < n as u64
@@ -206,22 +206,7 @@ pub async fn insert_statement<C: GenericClient>(
             Err(e) => Err(e),
         };
     }
-    let result = client
-        .query_one(
-            &statement,
-            &[
-                &app_id,
-                &job_id,
-                &status,
-                &status_time,
-                &business_date,
-                &run_id,
-                &host_id,
-                &period_start,
-                &client_id,
-            ],
-        )
-        .await;
+    let result = client.query_one(&statement, &params).await;
     match result {
         Ok(row) => {
             let denied: Vec<String> = row.get(2);

@@ -134,7 +134,7 @@ fn instance_jobs(
     ),
 > {
     let defs = definitions::current();
-    let Some(slo) = defs.slos.iter().find(|s| s.slo_id == slo_id) else {
+    let Some(slo) = defs.slo_index(slo_id).map(|i| &defs.slos[i]) else {
         return TableIterator::new(Vec::new());
     };
     let date = date_in(business_date);

@@ -104,6 +104,15 @@ pub(crate) struct Definitions {
     pub slos_of_job: HashMap<String, Vec<usize>>,
 }
 
+impl Definitions {
+    /// The index in `slos` of the active SLO `slo_id` (they are sorted by id).
+    pub(crate) fn slo_index(&self, slo_id: &str) -> Option<usize> {
+        self.slos
+            .binary_search_by(|s| s.slo_id.as_str().cmp(slo_id))
+            .ok()
+    }
+}
+
 thread_local! {
     static CACHE: RefCell<Option<Rc<Definitions>>> = const { RefCell::new(None) };
 }

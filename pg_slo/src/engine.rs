@@ -254,16 +254,10 @@ fn refresh_slo_days(slo_ids: Vec<String>, business_dates: Vec<Date>) -> i32 {
         .zip(business_dates.into_iter().map(date_in))
         .collect();
     let run = Run::start(|defs| {
-        let index: HashMap<&str, usize> = defs
-            .slos
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.slo_id.as_str(), i))
-            .collect();
         let days: BTreeSet<(usize, NaiveDate)> = keys
             .iter()
             .filter_map(|(id, date)| {
-                let &i = index.get(id.as_str())?;
+                let i = defs.slo_index(id)?;
                 defs.slos[i]
                     .schedule
                     .calendar
@@ -363,19 +357,13 @@ impl Run {
         if latest.generation == self.defs.generation {
             return;
         }
-        let index: HashMap<&str, usize> = latest
-            .slos
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.slo_id.as_str(), i))
-            .collect();
         let stateful = self.stateful;
         let old = &self.defs;
         self.work = std::mem::take(&mut self.work)
             .into_iter()
             .filter_map(|day| {
                 let before = &old.slos[day.slo];
-                let j = *index.get(before.slo_id.as_str())?;
+                let j = latest.slo_index(&before.slo_id)?;
                 let now = &latest.slos[j];
                 (now.schedule.calendar.is_run_date(day.date)
                     && recomputed(now, stateful) == recomputed(before, stateful))
