@@ -232,6 +232,21 @@ impl ReadSnapshot {
         }
     }
 
+    /// What is committed now, whatever the isolation level (`GetLatestSnapshot`): for the checks
+    /// a REPEATABLE READ transaction makes against what committed after its own snapshot.
+    pub(crate) fn latest() -> ReadSnapshot {
+        // SAFETY: as `fresh`; popped by `release` (or, on an ERROR, by the transaction's abort).
+        unsafe {
+            pg_sys::CommandCounterIncrement();
+            pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot());
+            pg_sys::UpdateActiveSnapshotCommandId();
+            ReadSnapshot {
+                snapshot: pg_sys::GetActiveSnapshot(),
+                pushed: true,
+            }
+        }
+    }
+
     /// The calling statement's own snapshot (for read-only functions).
     pub(crate) fn active() -> ReadSnapshot {
         // SAFETY: a plain read of the active snapshot, checked for null.

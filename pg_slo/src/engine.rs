@@ -47,7 +47,7 @@ use crate::calendar::raise;
 use crate::conv::{date_in, tstz_in};
 use crate::definitions::{self, spi_failed, Definitions};
 use crate::direct_read::{self, ReadSnapshot};
-use crate::perf_write::Writer;
+use crate::perf_write::{serialization_failure, Writer};
 use chrono::{Datelike, NaiveDate, NaiveTime};
 use pgrx::datum::{Date, TimestampWithTimeZone};
 use pgrx::pg_sys;
@@ -340,6 +340,20 @@ impl Run {
                 held = lock_days(&defs, &work, stateful);
             }
         }
+        // Under REPEATABLE READ or SERIALIZABLE the definitions were read with the transaction's
+        // snapshot, which may predate a change committed before the locks were held (an SLO
+        // deleted or renamed, its rows gone with it): writing from them would bring back rows of
+        // an SLO that no longer exists. PostgreSQL's own foreign-key check fails such a
+        // transaction with a serialization failure; so does this, when the definitions committed
+        // now are another generation.
+        if writer.xact_snapshot() {
+            let now = ReadSnapshot::latest();
+            let committed = direct_read::definitions_generation();
+            now.release();
+            if committed != defs.generation {
+                serialization_failure();
+            }
+        }
         Run {
             defs,
             work,
@@ -497,8 +511,8 @@ fn daily_from_events(slo: &SloDef, date: NaiveDate) -> DailyState {
 }
 
 /// Brings one daily SLO day's row up to date: its state (stored, or rebuilt from the day's events
-/// when there is none for the SLO's jobs, or when asked) with the new events merged, written
-/// back unless nothing changed. A concurrent writer of the same row makes it start again from
+/// when there is none for the SLO's jobs, when it was made under other definitions, or when
+/// asked) with the new events merged, written back unless nothing changed. A concurrent writer of the same row makes it start again from
 /// the version that writer left.
 fn write_daily(
     writer: &mut Writer,
@@ -511,16 +525,21 @@ fn write_daily(
 ) {
     loop {
         let found = writer.find(&slo.slo_id, date, NaiveTime::MIN);
+        // A state is merged into while the definitions are those it was made under. After any
+        // change it is rebuilt once from the day's events: a job taken out of the SLO and put
+        // back would otherwise find a state of the same jobs that missed the job's events of
+        // the time between.
         let stored = match (&found, mode) {
-            (Some(f), Mode::Merge) => f.state.as_deref().and_then(|b| DailyState::decode(slo, b)),
+            (Some(f), Mode::Merge) => f
+                .state
+                .as_deref()
+                .and_then(|b| DailyState::decode(slo, b))
+                .filter(|state| state.tag() == tag),
             _ => None,
         };
-        // The stored row's expected times hold while the definitions are those they were
-        // computed from.
+        // So are the stored row's expected times.
         let known_expected = match (&stored, &found) {
-            (Some(state), Some(f)) if state.tag() == tag => {
-                Some((f.row.expected_start, f.row.expected_end))
-            }
+            (Some(_), Some(f)) => Some((f.row.expected_start, f.row.expected_end)),
             _ => None,
         };
         let mut state = match (stored, &found, mode) {

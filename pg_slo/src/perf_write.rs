@@ -17,13 +17,16 @@
 //!
 //! The callers compute each new row from the version found, so a retry recomputes it from the
 //! newer version. Index entries go through `ExecInsertIndexTuples`, so every index a DBA adds
-//! (expressions, predicates, other unique keys) is maintained.
+//! (expressions, predicates, other unique keys) is maintained. A deferrable unique or exclusion
+//! constraint is refused: its check at commit is a trigger the executor queues, which this does
+//! not (nor does `INSERT ... ON CONFLICT` take one as its arbiter).
 //!
 //! Why not SQL: an `INSERT ... ON CONFLICT DO UPDATE` through SPI costs executor start-up and a
 //! foreign-key check per row, about as much as the event's own insert; the engine writes a row
 //! for nearly every event. The foreign key to `slo.slo` is kept for its cascades: the engine
 //! holds the writers' lock (`engine.rs`), which deleting or renaming an SLO waits for, and writes
-//! only rows of SLOs in the definitions it read after taking it.
+//! only rows of SLOs in the definitions it read after taking it (under REPEATABLE READ, only
+//! when no definition changed since the transaction's snapshot: `engine.rs`).
 //!
 //! Writes `slo.slo_performance` and its indexes; reads nothing else.
 
@@ -80,7 +83,34 @@ pub(crate) struct Writer {
     wrote: bool,
 }
 
-fn serialization_failure() -> ! {
+/// Raises an error when an index of the table checks a unique or exclusion constraint at commit
+/// (DEFERRABLE): the executor queues that check as a trigger after each row, which this writer
+/// does not, so duplicates could pass it.
+///
+/// # Safety
+/// `rri` is a result relation whose indexes `ExecOpenIndices` opened.
+unsafe fn refuse_deferred_constraints(rri: *mut pg_sys::ResultRelInfo) {
+    for i in 0..(*rri).ri_NumIndices as usize {
+        let index = *(*rri).ri_IndexRelationDescs.add(i);
+        let info = *(*rri).ri_IndexRelationInfo.add(i);
+        let form = (*index).rd_index;
+        if ((*form).indisunique || !(*info).ii_ExclusionOps.is_null()) && !(*form).indimmediate {
+            let name = std::ffi::CStr::from_ptr((*(*index).rd_rel).relname.data.as_ptr());
+            raise(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!(
+                    "index {} of slo.slo_performance checks a DEFERRABLE constraint, which the engine \
+                     cannot check: make the constraint NOT DEFERRABLE, or use a plain index",
+                    name.to_string_lossy()
+                ),
+            )
+        }
+    }
+}
+
+/// The error a REPEATABLE READ or SERIALIZABLE transaction gets when what it would write was
+/// changed by a transaction that committed after its snapshot (the caller retries it).
+pub(crate) fn serialization_failure() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
         "could not serialize access to slo.slo_performance due to a concurrent update".into(),
@@ -108,6 +138,7 @@ impl Writer {
             // engine never changes a row's key), and hints the indexes so.
             pg_sys::InitResultRelInfo(rri, rel, 0, std::ptr::null_mut(), 0);
             pg_sys::ExecOpenIndices(rri, true);
+            refuse_deferred_constraints(rri);
             let pkey = (0..(*rri).ri_NumIndices as usize)
                 .map(|i| *(*rri).ri_IndexRelationDescs.add(i))
                 .find(|&index| (*(*index).rd_index).indisprimary)
@@ -141,6 +172,12 @@ impl Writer {
                 wrote: false,
             }
         }
+    }
+
+    /// True when the transaction reads with one snapshot throughout (REPEATABLE READ or
+    /// SERIALIZABLE): then what committed after it must fail the transaction, not be overwritten.
+    pub(crate) fn xact_snapshot(&self) -> bool {
+        self.xact_snapshot
     }
 
     /// True when the table keeps the engine's states (`engine_state`).

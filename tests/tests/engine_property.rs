@@ -1221,3 +1221,60 @@ async fn six_writers_and_the_evaluator_at_once_give_the_reference_rows() {
         );
     }
 }
+
+/// A REPEATABLE READ writer whose snapshot is older than the deletion of an SLO: its insert fails
+/// with a serialization failure (as PostgreSQL's own foreign-key check fails it), instead of
+/// writing back a row of the SLO the deletion took away. Retried, the event is stored and no row
+/// comes back.
+#[tokio::test]
+async fn a_repeatable_read_writer_older_than_an_slo_deletion_writes_no_row_of_it() {
+    let db = TestDb::new().await;
+    db.define_overdraft_slo("od", "UTC", "1 day 00:30", "1 day 03:00", "0")
+        .await;
+    let insert = "INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id)
+                  VALUES ('overdrafts', 'od-calc', 'start', '2026-04-21 00:40Z', '2026-04-20', 'r1', 'h1')
+                  ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING";
+    let writer = db.client().await;
+    let admin = db.client().await;
+    // The writer's backend has the definitions cached, and its snapshot is taken before the
+    // deletion commits.
+    writer
+        .batch_execute(
+            "INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id)
+               VALUES ('overdrafts', 'od-calc', 'start', '2026-04-20 00:40Z', '2026-04-19', 'r1', 'h1')",
+        )
+        .await
+        .unwrap();
+    writer
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM slo.slo;")
+        .await
+        .unwrap();
+    admin
+        .batch_execute("DELETE FROM slo.slo WHERE slo_id = 'od'")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.count("SELECT count(*) FROM slo.slo_performance").await,
+        0
+    );
+    let err = writer.batch_execute(insert).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE),
+        "{}",
+        db_error(&err)
+    );
+    writer.batch_execute("ROLLBACK").await.unwrap();
+
+    writer.batch_execute(insert).await.unwrap();
+    assert_eq!(
+        db.count("SELECT count(*) FROM slo.job_status").await,
+        2,
+        "both events are stored"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM slo.slo_performance").await,
+        0,
+        "no row of the deleted SLO"
+    );
+}

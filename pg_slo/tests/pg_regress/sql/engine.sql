@@ -185,6 +185,35 @@ SELECT pg_temp.post() AS stored;
 SELECT slo_id, bd, expected_end, actual_start, actual_end FROM perf WHERE bd = '2026-04-20' ORDER BY 1;
 SELECT * FROM slo.instance_jobs('od-data-for-dss', '2026-04-20', '00:00');
 DELETE FROM slo.slo_job WHERE slo_id = 'od-data-for-dss' AND job_id = 'dss-load-od';
+-- A state is merged into only under the definitions it was made under. Wednesday 22 April 2026:
+-- the load is one of od-data-for-dss's jobs and starts; it leaves the SLO, succeeds at 04:05 (an
+-- event the SLO ignores meanwhile) and comes back. A state of the same two jobs is stored, but
+-- it was made before the changes and misses that success: the next event rebuilds it from the
+-- day's events, so the instance ends at 04:05 when the overdraft job succeeds, as
+-- slo.recompute of the day has it.
+INSERT INTO slo.slo_job VALUES ('od-data-for-dss', 'dss-load-od', '1 day 03:00', '1 day 04:00', 'calendar');
+TRUNCATE ev;
+INSERT INTO ev VALUES
+  ('overdrafts', 'od-calc', 'start', '2026-04-23 00:40', '2026-04-22', 'r1', NULL),
+  ('decision_support', 'dss-load-od', 'start', '2026-04-23 03:10', '2026-04-22', 'r1', NULL);
+SELECT pg_temp.post() AS stored;
+DELETE FROM slo.slo_job WHERE slo_id = 'od-data-for-dss' AND job_id = 'dss-load-od';
+TRUNCATE ev;
+INSERT INTO ev VALUES ('decision_support', 'dss-load-od', 'succeed', '2026-04-23 04:05', '2026-04-22', 'r1', NULL);
+SELECT pg_temp.post() AS stored;
+INSERT INTO slo.slo_job VALUES ('od-data-for-dss', 'dss-load-od', '1 day 03:00', '1 day 04:00', 'calendar');
+TRUNCATE ev;
+INSERT INTO ev VALUES ('overdrafts', 'od-calc', 'succeed', '2026-04-23 02:30', '2026-04-22', 'r1', NULL);
+SELECT pg_temp.post() AS stored;
+CREATE TEMP TABLE by_trigger AS SELECT * FROM perf WHERE slo_id = 'od-data-for-dss' AND bd = '2026-04-22';
+SELECT slo_id, bd, expected_end, actual_start, actual_end, state FROM by_trigger;
+SELECT slo.recompute('2026-04-22', '2026-04-22') > 0 AS recomputed;
+SELECT count(*) AS rows_differing FROM (
+  (SELECT * FROM by_trigger EXCEPT SELECT * FROM perf WHERE slo_id = 'od-data-for-dss' AND bd = '2026-04-22')
+  UNION ALL
+  (SELECT * FROM perf WHERE slo_id = 'od-data-for-dss' AND bd = '2026-04-22' EXCEPT SELECT * FROM by_trigger)) d;
+DELETE FROM slo.slo_job WHERE slo_id = 'od-data-for-dss' AND job_id = 'dss-load-od';
+DROP TABLE by_trigger;
 
 -- ---- An expression index a DBA adds for BI: the engine maintains it too ----------------------------
 -- (rows go through the executor's index routines, which evaluate expressions and predicates)
@@ -200,6 +229,17 @@ SELECT count(*) AS found_by_the_expression_index FROM slo.slo_performance
 WHERE lower(slo_id) = 'od-data-for-dss' AND business_date = '2026-04-13';
 RESET enable_seqscan;
 DROP INDEX slo.slo_performance_lower_idx;
+
+-- ---- A DEFERRABLE unique constraint a DBA adds is refused, not silently unchecked ----------------
+-- (its check at commit is a trigger the executor queues; the engine writes rows as ON CONFLICT
+-- does, which cannot take one as its arbiter): the insert fails whole, and stores nothing.
+ALTER TABLE slo.slo_performance ADD CONSTRAINT slo_performance_deferred_key
+  UNIQUE (slo_id, business_date, period_start) DEFERRABLE INITIALLY DEFERRED;
+TRUNCATE ev;
+INSERT INTO ev VALUES ('overdrafts', 'od-calc', 'start', '2026-04-15 00:31', '2026-04-14', 'r1', NULL);
+SELECT pg_temp.post() AS stored;
+SELECT count(*) AS stored FROM slo.job_status WHERE business_date = '2026-04-14';
+ALTER TABLE slo.slo_performance DROP CONSTRAINT slo_performance_deferred_key;
 
 -- ---- Indexes on columns the engine changes: rows move by non-HOT updates ----------------------
 -- (a DBA's index on actual_end, and a partial one on the open instances: every update that changes
