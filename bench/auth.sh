@@ -17,6 +17,7 @@
 set -euo pipefail
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/summary.sh"
 root=$(cd "$here/.." && pwd)
 DB=pg_slo_bench_auth
 SECS=${BENCH_SECONDS:-10}
@@ -97,5 +98,7 @@ for m in off token jwt; do
   a=$(echo "${api_us[$m]}" | median); d=$(echo "${db_us[$m]}" | median)
   printf '   %-6s %9.0f %8.2f %12.0f %12.0f %12.0f %10.3f\n' "$m" "$(echo "${rps[$m]}" | median)" \
     "$(echo "${p50[$m]}" | median)" "$a" "$d" "$(echo "$a + $d" | bc -l)" "$(echo "($a + $d) / $base_cpu" | bc -l)"
+  [[ $m == off ]] || summary "authentication: CPU per request with $m, of none" \
+    "$(printf '%.2f' "$(echo "($a + $d) / $base_cpu" | bc -l)")" "timed" "-"
 done
 printf '   (medians of %s rounds of %s s; req/s of off: %.0f)\n' "$ROUNDS" "$SECS" "$base_rps"

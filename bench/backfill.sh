@@ -16,6 +16,7 @@ set -euo pipefail
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 DB=pg_slo_bench_backfill
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/summary.sh"
 BIN=${PG_SLO_BIN:-$here/../target/release/pg-slo}
 FILE=/tmp/pg_slo_bench_backfill.csv
 [[ -x $BIN ]] || { echo "$BIN is missing: cargo build --release -p api" >&2; exit 1; }
@@ -69,3 +70,5 @@ printf '   %-52s %8.0f ms\n' "a. COPY into a trigger-less copy of the table" "$p
 printf '   performance rows: %s after the backfill (days with events), %s with every due instance\n' "$perf" "$perf_all"
 printf '   ratio c / a (backfill / trigger-less COPY) %s; b / a (engine COPY / trigger-less COPY) %s; c / b %s\n' \
   "$(ratio "$backfill" "$plain")" "$(ratio "$engine" "$plain")" "$(ratio "$backfill" "$engine")"
+summary "backfill: pg-slo backfill / engine COPY of the same file" "$(ratio "$backfill" "$engine")" "timed" "-"
+summary "backfill: slo.recompute of the year" "$(printf '%.0f ms' "$recompute")" "timed" "-"

@@ -8,6 +8,7 @@ set -euo pipefail
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 DB=pg_slo_bench_calendar
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/summary.sh"
 psql -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 trap 'psql -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"' EXIT
 psql -d "$DB" -q -v ON_ERROR_STOP=1 -f "$here/calendar.sql" >/dev/null
@@ -18,7 +19,10 @@ time_ms() {
   out=$(for _ in 1 2 3 4 5 6; do echo '\timing on'; echo "$sql"; done | psql -d "$DB" -qAt 2>&1 | grep '^Time:' | tail -n 5 | awk '{print $2}' | sort -n)
   echo "$out" | sed -n 3p
 }
-row() { printf '%-44s %10s ms %10s ms %8.2f\n' "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"; }
+row() {
+  printf '%-44s %10s ms %10s ms %8.2f\n' "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"
+  summary "calendars: $1" "$(printf '%.0f ms / %.0f ms = %.2f' "$2" "$3" "$(echo "$2 / $3" | bc -l)")" "timed" "-"
+}
 
 printf '%-44s %13s %13s %8s\n' "365,000 calls (1,000 SLOs x 2027)" "pg_slo" "baseline" "ratio"
 ours=$(time_ms "SELECT count(*) FILTER (WHERE slo.is_run_date(s.calendar_id, b.d)) FROM slo.slo s CROSS JOIN bench_dates b;")

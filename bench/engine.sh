@@ -10,6 +10,7 @@ set -euo pipefail
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 DB=pg_slo_bench_engine
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/summary.sh"
 PGBENCH=/usr/lib/postgresql/15/bin/pgbench
 SECS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-5}
@@ -37,9 +38,10 @@ for r in $(seq 1 "$ROUNDS"); do
   plains+=("$p") ourss+=("$o") ratios+=("$(echo "$o / $p" | bc -l)")
   printf '   round %d: engine %6.0f tps, trigger-less %6.0f tps, ratio %.2f\n' "$r" "$o" "$p" "${ratios[-1]}"
 done
+q=$(printf '%s\n' "${ratios[@]}" | median)
 printf '   median: engine %.0f tps, trigger-less %.0f tps, ratio %.2f (goal >= 0.7)\n' \
-  "$(printf '%s\n' "${ourss[@]}" | median)" "$(printf '%s\n' "${plains[@]}" | median)" \
-  "$(printf '%s\n' "${ratios[@]}" | median)"
+  "$(printf '%s\n' "${ourss[@]}" | median)" "$(printf '%s\n' "${plains[@]}" | median)" "$q"
+summary "engine: single-row inserts, 16 connections, of trigger-less" "$(printf '%.2f' "$q")" ">= 0.7" "$(at_least "$q" 0.7)"
 
 echo "2. COPY of 1,095,000 events (500 SLOs x 3 jobs x 365 days x start+succeed)"
 psql -d "$DB" -qc "TRUNCATE bench_plain; TRUNCATE slo.job_status; TRUNCATE slo.slo_performance"
@@ -49,13 +51,17 @@ copy_ours=$(ms "COPY slo.job_status ($cols) FROM '/tmp/pg_slo_bench_events.csv' 
 rows=$(psql -d "$DB" -tAc "SELECT count(*) FROM slo.slo_performance")
 printf '   %-34s %10.0f ms (%s performance rows)\n   %-34s %10.0f ms\n   ratio (plain time / engine time) %s (goal >= 0.33)\n' \
   "slo.job_status (engine)" "$copy_ours" "$rows" "trigger-less copy" "$copy_plain" "$(ratio "$copy_plain" "$copy_ours")"
+q=$(ratio "$copy_plain" "$copy_ours")
+summary "engine: COPY of 1,095,000 events, of trigger-less" "$q" ">= 0.33" "$(at_least "$q" 0.33)"
 
 echo "3. slo.evaluate with 2,000 SLOs (500 intraday), as of 2025-07-01 12:00 New York"
 first=$(ms "SELECT slo.evaluate('2025-07-01 12:00-04');")
 again=$(ms "SELECT slo.evaluate('2025-07-01 12:00-04');")
 added=$(psql -d "$DB" -tAc "SELECT count(*) FROM slo.slo_performance WHERE actual_start IS NULL")
 printf '   first call %.0f ms (%s instances materialised), next call %.0f ms\n' "$first" "$added" "$again"
+summary "engine: slo.evaluate, 2,000 SLOs, first call / next call" "$(printf '%.0f ms / %.0f ms' "$first" "$again")" "timed" "-"
 report=$(ms "SELECT count(*), count(*) FILTER (WHERE state = 'late') FROM slo.slo_performance_report WHERE business_date = '2025-06-30';")
 table=$(ms "SELECT count(*), count(*) FILTER (WHERE actual_end IS NULL) FROM slo.slo_performance WHERE business_date = '2025-06-30';")
 n=$(psql -d "$DB" -tAc "SELECT count(*) FROM slo.slo_performance WHERE business_date = '2025-06-30'")
 printf '   a whole day of the report (%s instances): %.1f ms; the bare table: %.1f ms; ratio %s\n' "$n" "$report" "$table" "$(ratio "$report" "$table")"
+summary "engine: a whole day of the report, 2,000 SLOs" "$(printf '%.1f ms' "$report")" "< 1000 ms" "$(below "$report" 1000)"

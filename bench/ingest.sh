@@ -22,6 +22,7 @@ set -euo pipefail
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+source "$here/summary.sh"
 DB=pg_slo_bench_ingest
 PGBENCH=/usr/lib/postgresql/15/bin/pgbench
 SECS=${BENCH_SECONDS:-10}
@@ -111,6 +112,8 @@ done
 max=$(med "${a1[@]}")
 printf '   median: API %.0f req/s, direct %.0f tps, ratio %.2f (goal >= 0.6); engine %.0f tps, API/engine %.2f\n' \
   "$max" "$(med "${d1[@]}")" "$(med "${q1[@]}")" "$(med "${e1[@]}")" "$(med "${k1[@]}")"
+q=$(med "${q1[@]}")
+summary "HTTP ingest: single events, 32 connections, of direct" "$(printf '%.2f' "$q")" ">= 0.6" "$(at_least "$q" 0.6)"
 
 echo "2. batches of 1000 events, $CB connections: a JSON array per POST (wrk -t 2 -c $CB) against pgbench -c $CB of"
 echo "   one INSERT ... SELECT FROM generate_series(1, 1000) ... ON CONFLICT DO NOTHING per transaction (the"
@@ -126,6 +129,8 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 printf '   median: API %.0f events/s, direct %.0f events/s, ratio %.2f (goal >= 0.5); engine %.0f events/s, API/engine %.2f\n' \
   "$(med "${a2[@]}")" "$(med "${d2[@]}")" "$(med "${q2[@]}")" "$(med "${e2[@]}")" "$(med "${k2[@]}")"
+q=$(med "${q2[@]}")
+summary "HTTP ingest: batches of 1,000, 8 connections, of direct" "$(printf '%.2f' "$q")" ">= 0.5" "$(at_least "$q" 0.5)"
 
 half=$(printf '%.0f' "$(div "$max" 2)")
 echo "3. latency of single events at $half req/s (half the median API rate of 1), $C1 connections:"
@@ -154,7 +159,11 @@ done
 printf '   median: API %.0f req/s p50 %.2f ms p99 %.2f ms; direct %.0f tps p50 %.2f ms p99 %.2f ms; p99 API/direct %.1f\n' \
   "$(med "${ar[@]}")" "$(med "${a50[@]}")" "$(med "${a99[@]}")" "$(med "${dr[@]}")" "$(med "${d50[@]}")" \
   "$(med "${d99[@]}")" "$(med "${q99[@]}")"
+summary "HTTP ingest: latency at half rate, p50 / p99 (direct)" \
+  "$(printf '%.2f / %.2f ms (%.2f / %.2f)' "$(med "${a50[@]}")" "$(med "${a99[@]}")" "$(med "${d50[@]}")" "$(med "${d99[@]}")")" "measured" "-"
 
 echo "4. memory of the API process after all of the above"
 printf '   peak resident (VmHWM) %.1f MB (goal < 64 MB); resident at start %.1f MB, now %.1f MB\n' \
   "$(div "$(kb VmHWM)" 1024)" "$(div "$rss_start" 1024)" "$(div "$(kb VmRSS)" 1024)"
+mb=$(div "$(kb VmHWM)" 1024)
+summary "HTTP ingest: the API's peak resident memory" "$(printf '%.1f MB' "$mb")" "< 64 MB" "$(below "$mb" 64)"

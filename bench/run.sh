@@ -6,6 +6,9 @@ source "$(dirname "$0")/../scripts/lib.sh"
 ensure_prerequisites
 install_extension --release
 (cd "$ROOT" && cargo build --release --locked -p api)
+BENCH_SUMMARY=$(mktemp)
+export BENCH_SUMMARY
+trap 'rm -f "$BENCH_SUMMARY"' EXIT
 echo
 echo "== calendars (issue 3) =="
 "$ROOT/bench/calendar.sh"
@@ -24,3 +27,9 @@ echo "== backfill (issue 8) =="
 echo
 echo "== HTTP ingest (issue 10) =="
 "$ROOT/bench/ingest.sh"
+echo
+echo "== the benchmark table: each figure as a ratio to its baseline measured in this run, or a time =="
+{
+  printf 'what\tfigure\tgoal\tverdict\n'
+  cat "$BENCH_SUMMARY"
+} | if command -v column >/dev/null; then column -t -s $'\t'; else cat; fi

@@ -11,6 +11,7 @@ set -euo pipefail
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 DB=pg_slo_bench_trends
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/summary.sh"
 if [[ "${BENCH_KEEP:-}" == 1 ]] && psql -d "$DB" -tAc "SELECT 1 FROM slo.job_run LIMIT 1" >/dev/null 2>&1; then
   echo "reusing database $DB (BENCH_KEEP=1)"
 else
@@ -33,7 +34,10 @@ time_ms() {
     | psql -d "$DB" -qAt 2>&1 | grep '^Time:' | tail -n 5 | awk '{print $2}' | sort -n)
   echo "$out" | sed -n 3p
 }
-row() { printf '%-58s %9.0f ms %9.0f ms %7.2f\n' "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"; }
+row() {
+  printf '%-58s %9.0f ms %9.0f ms %7.2f\n' "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"
+  summary "scale, two years: $1" "$(printf '%.0f ms / %.0f ms = %.2f' "$2" "$3" "$(echo "$2 / $3" | bc -l)")" "timed" "-"
+}
 
 psql -d "$DB" -qAt -F ' ' -c "SELECT 'events', count(*) FROM slo.job_status" \
   -c "SELECT 'runs', count(*) FROM slo.job_run" \
