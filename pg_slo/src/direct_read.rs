@@ -219,26 +219,23 @@ pub(crate) struct ReadSnapshot {
 impl ReadSnapshot {
     /// What a read-write SPI query sees (see the module doc): pushed as the active snapshot.
     pub(crate) fn fresh() -> ReadSnapshot {
-        // SAFETY: what SPI does before a read-write query; popped by `release` (or, on an ERROR,
-        // by the transaction's abort).
-        unsafe {
-            pg_sys::CommandCounterIncrement();
-            pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-            pg_sys::UpdateActiveSnapshotCommandId();
-            ReadSnapshot {
-                snapshot: pg_sys::GetActiveSnapshot(),
-                pushed: true,
-            }
-        }
+        Self::push(pg_sys::GetTransactionSnapshot)
     }
 
     /// What is committed now, whatever the isolation level (`GetLatestSnapshot`): for the checks
     /// a REPEATABLE READ transaction makes against what committed after its own snapshot.
     pub(crate) fn latest() -> ReadSnapshot {
-        // SAFETY: as `fresh`; popped by `release` (or, on an ERROR, by the transaction's abort).
+        Self::push(pg_sys::GetLatestSnapshot)
+    }
+
+    /// Pushes the snapshot `take` takes as the active one, after this transaction's own writes
+    /// so far.
+    fn push(take: unsafe fn() -> pg_sys::Snapshot) -> ReadSnapshot {
+        // SAFETY: what SPI does before a read-write query; popped by `release` (or, on an ERROR,
+        // by the transaction's abort).
         unsafe {
             pg_sys::CommandCounterIncrement();
-            pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot());
+            pg_sys::PushActiveSnapshot(take());
             pg_sys::UpdateActiveSnapshotCommandId();
             ReadSnapshot {
                 snapshot: pg_sys::GetActiveSnapshot(),
