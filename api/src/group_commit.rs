@@ -138,10 +138,18 @@ async fn write_groups(
         };
         metrics.group_commit_statements.inc();
         metrics.group_commit_events.inc_by(group.len() as u64);
-        let answers = store_group(&pool, &group).await;
-        for (w, answer) in group.into_iter().zip(answers) {
-            // A request given up meanwhile (its client went away) takes no answer.
-            let _ = w.answer.send(answer);
+        // In a task of its own: were storing a group ever to panic, its requests would be
+        // answered 500 (their answer senders dropped) and this writer would go on with the next.
+        let pool = pool.clone();
+        let stored = tokio::spawn(async move {
+            let answers = store_group(&pool, &group).await;
+            for (w, answer) in group.into_iter().zip(answers) {
+                // A request given up meanwhile (its client went away) takes no answer.
+                let _ = w.answer.send(answer);
+            }
+        });
+        if let Err(e) = stored.await {
+            tracing::error!(error = %e, "storing a group of single events failed; its requests were answered 500");
         }
     }
 }

@@ -3,8 +3,9 @@
 //! May touch PostgreSQL and nothing else. Writes only `slo.job_status` (the API is its one
 //! writer with the ingest adapters, which share [`insert_statement`]); asks
 //! `slo.denied_applications` whether the client may post the batch; reads `slo.application` and
-//! `slo.job` only to explain a refused batch. Each API batch is one autocommitted statement: all
-//! or nothing, and committed before the caller sees success.
+//! `slo.job` to check repeated events and to explain a refused batch. Each API request is one
+//! statement (one event) or one transaction (a batch): all or nothing, and committed before the
+//! caller sees success.
 
 use crate::error::ApiError;
 use anyhow::Context;
@@ -138,11 +139,12 @@ pub enum Inserted {
 /// backfill): one statement, sorted by the event key, `ON CONFLICT DO NOTHING`, on any client
 /// or transaction. The poster's client id is stored on every row.
 ///
-/// When the extension must be asked (`Poster::Check`), the one statement checks everything and
-/// stores all or nothing. Otherwise it is a plain insert (one row: the cheapest statement there
-/// is), whose new rows the trigger checks; repeats are checked after it. Then a batch answered
-/// `Refused` may have stored rows: run it in a transaction and roll that back (the API does;
-/// the Kafka consumer's and the backfill's batches are transactions).
+/// When the extension must be asked (`Poster::Check`), the one statement checks everything
+/// its snapshot shows. Otherwise it is a plain insert (one row: the cheapest statement there
+/// is), whose new rows the trigger checks. Either way, repeats (which skip the trigger) are
+/// checked again after it, with what is committed by then. So a batch answered `Refused` may
+/// have stored rows: run it in a transaction and roll that back (the API does; the Kafka
+/// consumer's and the backfill's batches are transactions).
 #[instrument(skip_all, fields(events = events.len()))]
 pub async fn insert_statement<C: GenericClient>(
     client: &C,
@@ -217,6 +219,14 @@ pub async fn insert_statement<C: GenericClient>(
                 return Ok(Inserted::Refused);
             }
             let accepted = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+            // The statement's own check saw the jobs as its snapshot did: a repeat whose first
+            // delivery registered its job under another application, committed while this
+            // statement ran (it waited for that row, then skipped it), is checked again now.
+            if accepted < n as u64
+                && !ownership_violations(events, &load_ownership(client, events).await?).is_empty()
+            {
+                return Ok(Inserted::Refused);
+            }
             Ok(Inserted::Stored(InsertOutcome {
                 accepted,
                 duplicates: n as u64 - accepted,
@@ -300,9 +310,9 @@ pub(crate) async fn answer(
     events: &[JobStatusEvent],
     poster: Poster<'_>,
 ) -> Result<InsertOutcome, ApiError> {
-    // A plain insert of a batch is checked after it: all or nothing needs a transaction. One
-    // statement needs none (one event, or the statement that asks the extension).
-    let inserted = if events.len() > 1 && !matches!(poster, Poster::Check(_)) {
+    // A batch's repeats are checked after its insert: all or nothing needs a transaction. One
+    // event needs none (a refused one stored nothing).
+    let inserted = if events.len() > 1 {
         let tx = client.transaction().await.map_err(db_error)?;
         let inserted = insert_statement(&tx, events, poster).await;
         if let Ok(Inserted::Stored(_)) = inserted {

@@ -56,7 +56,7 @@ use std::time::Instant;
          headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
         (status = 500, description = "An unexpected error; logged with the response's x-request-id. Nothing was stored.",
          body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database cannot be reached and nothing was stored, or, in publishing mode, the broker did not acknowledge every event. Post the same events again: a repeated event is stored once.",
+        (status = 503, description = "The database cannot be reached (nothing was stored; only when the connection broke while the commit was under way may the events be stored), or, in publishing mode, the broker did not acknowledge every event. Post the same events again: a repeated event is stored once.",
          body = crate::error::Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")))
     )

@@ -399,3 +399,76 @@ async fn a_new_job_named_under_two_applications_in_one_batch_is_refused_whole() 
         0
     );
 }
+
+/// A repeat that arrives while its first delivery, which registered the job under another
+/// application, is still committing, from a client whose grants are not in the cache (so the
+/// statement that asks the extension about it is used): that statement waits for the row and
+/// skips it, and its own check could not see the job (its snapshot was older). The repeat is
+/// checked again after the statement, so it is refused (422), not counted as a duplicate.
+#[tokio::test]
+async fn a_repeat_racing_its_first_delivery_under_another_application_is_refused() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn_with(&db, |c| c.auth.auth_cache_secs = 300).await;
+    let token = db.issue_token("overdrafts-first", &["overdrafts"]).await;
+    assert_eq!(app.post_with_token(&token, &event()).await.status, 201);
+    // Granted deposits after its grants were cached: its deposits events are checked by the
+    // statement that asks the extension.
+    let first = db.client().await;
+    first
+        .batch_execute(
+            "INSERT INTO slo.client_application (client_id, app_id) VALUES ('overdrafts-first', 'deposits')",
+        )
+        .await
+        .unwrap();
+    first
+        .batch_execute(
+            "BEGIN;
+             INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id)
+             VALUES ('overdrafts', 'dss-load', 'start', '2026-11-17T00:30:00-05:00', '2026-11-16', 'run-1', 'batch01');",
+        )
+        .await
+        .unwrap();
+    let mut repeat = event_with("job_id", json!("dss-load"));
+    repeat["app_id"] = json!("deposits");
+    let watcher = db.client().await;
+    let commit_once_waited_for = async {
+        // The API's statement waits for the uncommitted row's transaction.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the API's statement never waited for the first delivery"
+            );
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE application_name = 'pg-slo' AND wait_event_type = 'Lock'
+                       AND query LIKE 'WITH e AS%'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        first.batch_execute("COMMIT").await.unwrap();
+    };
+    let (reply, ()) = tokio::join!(app.post_with_token(&token, &repeat), commit_once_waited_for);
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(
+        reply.problems(),
+        vec![(
+            json!(0),
+            json!("job_id"),
+            "job_of_other_application".to_owned()
+        )]
+    );
+    assert_eq!(
+        db.events().await.len(),
+        2,
+        "the first event and the first delivery only"
+    );
+}
