@@ -165,13 +165,7 @@ async fn store_group(pool: &Pool, group: &[Waiting]) -> Vec<Result<InsertOutcome
         }
     };
     if group.len() == 1 {
-        let w = &group[0];
-        let poster = match &w.client_id {
-            Some(c) => Poster::Allowed(c),
-            None => Poster::Anonymous,
-        };
-        let answer = store::answer(&mut client, std::slice::from_ref(&w.event), poster).await;
-        return vec![answer];
+        return store_each_alone(&mut client, group).await;
     }
     let n = group.len();
     let mut cols = (
@@ -214,16 +208,7 @@ async fn store_group(pool: &Pool, group: &[Waiting]) -> Vec<Result<InsertOutcome
         // Refused as a whole (nothing stored): each request alone gets its own answer.
         Err(e) if e.code().is_some() => {
             tracing::debug!(error = %e, "group refused; storing its requests one by one");
-            let mut answers = Vec::with_capacity(n);
-            for w in group {
-                let poster = match &w.client_id {
-                    Some(c) => Poster::Allowed(c),
-                    None => Poster::Anonymous,
-                };
-                answers
-                    .push(store::answer(&mut client, std::slice::from_ref(&w.event), poster).await);
-            }
-            return answers;
+            return store_each_alone(&mut client, group).await;
         }
         Err(e) => {
             let e = store::db_error(e);
@@ -297,6 +282,22 @@ async fn store_group(pool: &Pool, group: &[Waiting]) -> Vec<Result<InsertOutcome
             }),
         })
         .collect()
+}
+
+/// Stores each request of a group with a statement of its own, as without group commit.
+async fn store_each_alone(
+    client: &mut deadpool_postgres::Client,
+    group: &[Waiting],
+) -> Vec<Result<InsertOutcome, ApiError>> {
+    let mut answers = Vec::with_capacity(group.len());
+    for w in group {
+        let poster = match &w.client_id {
+            Some(c) => Poster::Allowed(c),
+            None => Poster::Anonymous,
+        };
+        answers.push(store::answer(client, std::slice::from_ref(&w.event), poster).await);
+    }
+    answers
 }
 
 /// The same failure, for each request of a group.

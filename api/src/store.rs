@@ -191,50 +191,43 @@ pub async fn insert_statement<C: GenericClient>(
         &period_start,
         &client_id,
     ];
-    if plain {
-        return match client.execute(&statement, &params).await {
-            Ok(accepted)
-                if accepted < n as u64
-                    && !ownership_violations(events, &load_ownership(client, events).await?)
-                        .is_empty() =>
-            {
-                Ok(Inserted::Refused)
+    let accepted = if plain {
+        match client.execute(&statement, &params).await {
+            Ok(accepted) => accepted,
+            Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+                return Ok(Inserted::Refused)
             }
-            Ok(accepted) => Ok(Inserted::Stored(InsertOutcome {
-                accepted,
-                duplicates: n as u64 - accepted,
-            })),
-            Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => Ok(Inserted::Refused),
-            Err(e) => Err(e),
-        };
-    }
-    let result = client.query_one(&statement, &params).await;
-    match result {
-        Ok(row) => {
-            let denied: Vec<String> = row.get(2);
-            if !denied.is_empty() && client_id.is_some() {
-                return Ok(Inserted::Denied(denied));
-            }
-            if row.get::<_, bool>(1) {
-                return Ok(Inserted::Refused);
-            }
-            let accepted = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
-            // The statement's own check saw the jobs as its snapshot did: a repeat whose first
-            // delivery registered its job under another application, committed while this
-            // statement ran (it waited for that row, then skipped it), is checked again now.
-            if accepted < n as u64
-                && !ownership_violations(events, &load_ownership(client, events).await?).is_empty()
-            {
-                return Ok(Inserted::Refused);
-            }
-            Ok(Inserted::Stored(InsertOutcome {
-                accepted,
-                duplicates: n as u64 - accepted,
-            }))
+            Err(e) => return Err(e),
         }
-        Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => Ok(Inserted::Refused),
-        Err(e) => Err(e),
+    } else {
+        match client.query_one(&statement, &params).await {
+            Ok(row) => {
+                let denied: Vec<String> = row.get(2);
+                if !denied.is_empty() && client_id.is_some() {
+                    return Ok(Inserted::Denied(denied));
+                }
+                if row.get::<_, bool>(1) {
+                    return Ok(Inserted::Refused);
+                }
+                u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
+            }
+            Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+                return Ok(Inserted::Refused)
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    // Repeats skipped the trigger, and the statement that asks the extension checked them as its
+    // snapshot saw the jobs (a first delivery that registered its job under another application
+    // may have committed while it ran: it waited for that row, then skipped it). They are
+    // checked again with what is committed now.
+    if repeats_refused(client, events, accepted).await? {
+        return Ok(Inserted::Refused);
     }
+    Ok(Inserted::Stored(InsertOutcome {
+        accepted,
+        duplicates: n as u64 - accepted,
+    }))
 }
 
 /// [`insert_statement`] for one event of a poster the extension need not be asked about.
@@ -269,7 +262,9 @@ async fn insert_one<C: GenericClient>(
             accepted: 1,
             duplicates: 0,
         })),
-        Ok(_) if duplicate_refused(client, e).await? => Ok(Inserted::Refused),
+        Ok(_) if repeats_refused(client, std::slice::from_ref(e), 0).await? => {
+            Ok(Inserted::Refused)
+        }
         Ok(_) => Ok(Inserted::Stored(InsertOutcome {
             accepted: 0,
             duplicates: 1,
@@ -279,15 +274,19 @@ async fn insert_one<C: GenericClient>(
     }
 }
 
-/// A repeated event skipped the trigger (`ON CONFLICT DO NOTHING`): true when it names an
-/// unknown application or a job of another application, which a first delivery would have been
-/// refused for.
-async fn duplicate_refused<C: GenericClient>(
+/// Whether some of `events` were repeats (only `accepted` of them were new rows) and one names
+/// an unknown application or a job of another application, which a first delivery would have
+/// been refused for: repeats skip the trigger (`ON CONFLICT DO NOTHING`).
+async fn repeats_refused<C: GenericClient>(
     client: &C,
-    e: &JobStatusEvent,
+    events: &[JobStatusEvent],
+    accepted: u64,
 ) -> Result<bool, tokio_postgres::Error> {
-    let known = load_ownership(client, std::slice::from_ref(e)).await?;
-    Ok(!ownership_violations(std::slice::from_ref(e), &known).is_empty())
+    if accepted >= events.len() as u64 {
+        return Ok(false);
+    }
+    let known = load_ownership(client, events).await?;
+    Ok(!ownership_violations(events, &known).is_empty())
 }
 
 /// Stores a validated batch for its poster, all or nothing; returns how many rows were new once
