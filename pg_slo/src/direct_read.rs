@@ -25,6 +25,7 @@ use slo_core::Status;
 use std::cell::RefCell;
 use std::ffi::CString;
 use std::rc::Rc;
+use std::thread::LocalKey;
 
 const LOCK: pg_sys::LOCKMODE = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
 
@@ -140,6 +141,33 @@ pub(crate) unsafe fn close(rel: pg_sys::Relation) {
     pg_sys::relation_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
 }
 
+/// The value of `key` in `cache`, or `compute()`, kept there. A cache holds at most 64 entries
+/// and is emptied when full (tables dropped and created again, many times in one session).
+fn cached<K: PartialEq + Copy, V: Clone>(
+    cache: &'static LocalKey<RefCell<Vec<(K, V)>>>,
+    key: K,
+    compute: impl FnOnce() -> V,
+) -> V {
+    let hit = cache.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    });
+    if let Some(v) = hit {
+        return v;
+    }
+    let v = compute();
+    cache.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 64 {
+            c.clear();
+        }
+        c.push((key, v.clone()));
+    });
+    v
+}
+
 /// Positions (0-based) of `columns` in the table `rel` (of schema `slo`, named `table`).
 ///
 /// # Safety
@@ -150,36 +178,22 @@ pub(crate) unsafe fn columns(
     columns: &'static [&'static str],
 ) -> Rc<[usize]> {
     let key = ((*rel).rd_id, columns.as_ptr() as usize);
-    if let Some(found) = COLUMNS.with(|c| {
-        c.borrow()
+    cached(&COLUMNS, key, || {
+        let desc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
+        columns
             .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, found)| found.clone())
-    }) {
-        return found;
-    }
-    let desc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
-    let found: Rc<[usize]> = columns
-        .iter()
-        .map(|name| {
-            desc.iter()
-                .position(|a| !a.attisdropped && a.name() == *name)
-                .unwrap_or_else(|| {
-                    raise(
-                        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-                        format!("slo.{table} has no column {name}"),
-                    )
-                })
-        })
-        .collect();
-    COLUMNS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= 64 {
-            c.clear(); // tables dropped and created again, many times in one session
-        }
-        c.push((key, found.clone()));
-    });
-    found
+            .map(|name| {
+                desc.iter()
+                    .position(|a| !a.attisdropped && a.name() == *name)
+                    .unwrap_or_else(|| {
+                        raise(
+                            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                            format!("slo.{table} has no column {name}"),
+                        )
+                    })
+            })
+            .collect()
+    })
 }
 
 /// The position (0-based) of column `name` in the table `rel`, if it has one: for a column that a
@@ -189,25 +203,11 @@ pub(crate) unsafe fn columns(
 /// `rel` must be an open relation.
 pub(crate) unsafe fn column_position(rel: pg_sys::Relation, name: &'static str) -> Option<usize> {
     let key = ((*rel).rd_id, (*(*rel).rd_att).natts, name.as_ptr() as usize);
-    if let Some(found) = OPTIONAL.with(|c| {
-        c.borrow()
+    cached(&OPTIONAL, key, || {
+        PgTupleDesc::from_pg_unchecked((*rel).rd_att)
             .iter()
-            .find(|(k, _)| *k == key)
-            .map(|&(_, found)| found)
-    }) {
-        return found;
-    }
-    let found = PgTupleDesc::from_pg_unchecked((*rel).rd_att)
-        .iter()
-        .position(|a| !a.attisdropped && a.name() == name);
-    OPTIONAL.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= 64 {
-            c.clear();
-        }
-        c.push((key, found));
-    });
-    found
+            .position(|a| !a.attisdropped && a.name() == name)
+    })
 }
 
 /// The snapshot the engine's reads use, until [`Self::release`].

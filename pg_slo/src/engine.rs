@@ -512,8 +512,8 @@ fn daily_from_events(slo: &SloDef, date: NaiveDate) -> DailyState {
 
 /// Brings one daily SLO day's row up to date: its state (stored, or rebuilt from the day's events
 /// when there is none for the SLO's jobs, when it was made under other definitions, or when
-/// asked) with the new events merged, written back unless nothing changed. A concurrent writer of the same row makes it start again from
-/// the version that writer left.
+/// asked) with the new events merged, written back unless nothing changed. A concurrent writer
+/// of the same row makes it start again from the version that writer left.
 fn write_daily(
     writer: &mut Writer,
     slo: &SloDef,

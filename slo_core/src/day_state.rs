@@ -18,9 +18,10 @@
 //! SLO's jobs change, a stored state no longer decodes, and the engine rebuilds it from the
 //! day's events.
 //!
-//! Beside the jobs, the state carries a tag of the definitions the row's expected times were
-//! computed from (the engine's generation of its definitions; opaque here): while it holds, the
-//! engine takes the expected times from the stored row instead of computing them again.
+//! Beside the jobs, the state carries a tag of the definitions it was made under (the engine's
+//! generation of its definitions; opaque here): while it holds, the engine merges new events
+//! into the state and takes the expected times from the stored row; after a change of the
+//! definitions it rebuilds the state from the day's events.
 //!
 //! Encoding (little-endian), version 1: `1u8`, signature `u64`, tag `u64`, job count `u16`, then per job in
 //! the order of the SLO's job ids sorted: flags `u8` (bit 0: a start follows, bit 1: an end
@@ -154,7 +155,7 @@ impl DailyState {
         }
     }
 
-    /// The tag of the definitions the row's expected times were computed from.
+    /// The tag of the definitions the state (and its row's expected times) was made under.
     pub fn tag(&self) -> u64 {
         self.tag
     }
