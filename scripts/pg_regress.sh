@@ -10,7 +10,7 @@ bindir=$("$PG_CONFIG" --bindir)
 pgxs=$(dirname "$("$PG_CONFIG" --pgxs)")
 out=$(mktemp -d /tmp/pg_slo_regress.XXXXXX)
 chown postgres: "$out"
-tests=(setup schema_checks duplicates calendars engine alerts trends ingest auth comments)
+tests=(setup schema_checks duplicates calendars engine dba_rules alerts trends ingest auth comments)
 status=0
 cd "$here"
 runuser -u postgres -- "$pgxs/../test/regress/pg_regress" \

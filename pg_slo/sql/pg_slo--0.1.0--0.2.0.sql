@@ -110,14 +110,14 @@ ALTER TABLE slo.slo_performance ADD COLUMN engine_state bytea NULL;
 COMMENT ON COLUMN slo.slo_performance.engine_state IS
   'Internal to the engine, not for reports: what each job of a daily instance did (earliest start, earliest success, '
   'failed runs), merged with each new event. NULL for intraday instances and for rows without events; rebuilt from '
-  'slo.job_status when missing or made for other jobs of the SLO.';
+  'slo.job_status when missing, or made for other jobs or under other definitions of the SLO.';
 
 DROP FUNCTION slo.write_performance_rows(text[], date[], time[], timestamptz[], timestamptz[], timestamptz[],
                                          timestamptz[], int[]);
 
 COMMENT ON FUNCTION slo.lock_slo_days(text[], date[]) IS
-  'Takes the engine''s locks of the given SLO days: a writers'' lock (shared) and the transaction advisory locks of '
-  'their buckets (128 buckets, in order), as a writer that recomputes SLO days from their events holds them.';
+  'Takes the engine''s locks of the given SLO days (the transaction advisory locks of their buckets, 128 buckets, '
+  'in order, exclusively), as a writer that recomputes SLO days from their events holds them.';
 COMMENT ON FUNCTION slo.lock_all_slo_days() IS
   'Takes every lock of the engine, exclusively, in order: for changes that concern all SLO days (recompute, deleting '
   'an SLO); every other writer of slo.slo_performance waits until the transaction ends.';
@@ -183,3 +183,174 @@ $$;
 COMMENT ON FUNCTION slo.materialize_due(date, date, timestamptz, timestamptz) IS
   'Inserts the instances of the business dates given that are due (expected start in [min_expected_start, as_of]) '
   'and have no row yet; never changes an existing row. Returns rows added.';
+
+-- ---- the engine writes through PostgreSQL's executor (issue 17) ----
+-- slo.slo_performance is written by INSERT ... ON CONFLICT DO UPDATE through SPI; a daily row
+-- takes the join of its stored state and the statement's own, in these immutable functions.
+CREATE FUNCTION slo.day_rebuilds() RETURNS bigint /* i64 */
+STRICT VOLATILE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'day_rebuilds_wrapper';
+CREATE FUNCTION slo.day_state_join(
+	"stored" bytea, /* & [u8] */
+	"new" bytea /* & [u8] */
+) RETURNS TABLE (
+	"engine_state" bytea,  /* Vec < u8 > */
+	"actual_start" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"actual_end" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"failed_runs" INT  /* i32 */
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'day_state_join_wrapper';
+CREATE FUNCTION slo.day_states_join(
+	"stored" bytea, /* & [u8] */
+	"new" bytea /* & [u8] */
+) RETURNS bool /* bool */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'day_states_join_wrapper';
+COMMENT ON FUNCTION slo.day_states_join(bytea, bytea) IS
+  'Internal to the engine: true when two daily states (slo_performance.engine_state) were made for the same jobs '
+  'under the same definitions of their SLO, so that they can be joined.';
+COMMENT ON FUNCTION slo.day_state_join(bytea, bytea) IS
+  'Internal to the engine: the join of two daily states (the state of the union of their events) and the columns '
+  'of the performance row it derives (actual_start, actual_end, failed_runs).';
+COMMENT ON FUNCTION slo.day_rebuilds() IS
+  'How many daily SLO days this backend has rebuilt from all their events instead of merging new events into their '
+  'stored state: for tests and diagnostics.';
+
+-- Each SLO's definition has a version; daily states are tagged with it (and a fingerprint of the
+-- definition) instead of the global generation, so registering a job or changing another SLO
+-- invalidates nothing.
+CREATE TABLE slo.slo_definition_version (
+  slo_id  text PRIMARY KEY REFERENCES slo.slo (slo_id) ON DELETE CASCADE ON UPDATE CASCADE,
+  version bigint NOT NULL
+);
+COMMENT ON TABLE slo.slo_definition_version IS
+  'Internal to the engine: for each SLO, a value that changes (never repeats) whenever its row, its jobs or its '
+  'calendar change. Daily states made under another version are rebuilt from their events.';
+COMMENT ON COLUMN slo.slo_definition_version.slo_id IS 'The SLO.';
+COMMENT ON COLUMN slo.slo_definition_version.version IS 'Changes whenever the SLO''s definition changes.';
+
+CREATE FUNCTION slo.mark_slos_changed(slo_ids text[]) RETURNS void
+LANGUAGE sql
+AS $$
+  INSERT INTO slo.slo_definition_version (slo_id, version)
+  SELECT s.slo_id, nextval('slo.definitions_generation_seq')
+  FROM slo.slo s WHERE s.slo_id = ANY ($1)
+  ORDER BY s.slo_id COLLATE "C"
+  ON CONFLICT (slo_id) DO UPDATE SET version = excluded.version;
+$$;
+COMMENT ON FUNCTION slo.mark_slos_changed(text[]) IS
+  'Gives the definitions of the given SLOs a new version (slo.slo_definition_version).';
+
+CREATE FUNCTION slo.slo_definition_changed() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'slo') THEN
+    PERFORM slo.mark_slos_changed(ARRAY(SELECT n.slo_id FROM new_rows n));
+  ELSIF TG_OP = 'UPDATE' THEN
+    PERFORM slo.mark_slos_changed(ARRAY(SELECT n.slo_id FROM new_rows n UNION SELECT o.slo_id FROM old_rows o));
+  ELSE
+    PERFORM slo.mark_slos_changed(ARRAY(SELECT o.slo_id FROM old_rows o));
+  END IF;
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION slo.slo_definition_changed() IS
+  'Statement trigger of slo.slo and slo.slo_job: marks the definitions of the SLOs concerned changed.';
+CREATE TRIGGER slo_inserted_version AFTER INSERT ON slo.slo
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_definition_changed();
+CREATE TRIGGER slo_updated_version AFTER UPDATE ON slo.slo
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_definition_changed();
+CREATE TRIGGER slo_job_inserted_version AFTER INSERT ON slo.slo_job
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_definition_changed();
+CREATE TRIGGER slo_job_updated_version AFTER UPDATE ON slo.slo_job
+  REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_definition_changed();
+CREATE TRIGGER slo_job_deleted_version AFTER DELETE ON slo.slo_job
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_definition_changed();
+COMMENT ON TRIGGER slo_inserted_version ON slo.slo IS 'Gives new SLOs a definition version.';
+COMMENT ON TRIGGER slo_updated_version ON slo.slo IS 'Gives changed SLOs a new definition version.';
+COMMENT ON TRIGGER slo_job_inserted_version ON slo.slo_job IS 'Gives the SLOs concerned a new definition version.';
+COMMENT ON TRIGGER slo_job_updated_version ON slo.slo_job IS 'Gives the SLOs concerned a new definition version.';
+COMMENT ON TRIGGER slo_job_deleted_version ON slo.slo_job IS 'Gives the SLOs concerned a new definition version.';
+CREATE OR REPLACE FUNCTION slo.calendar_definition_changed() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  ids text[];
+BEGIN
+  UPDATE slo.definitions_generation SET generation = nextval('slo.definitions_generation_seq');
+  IF TG_TABLE_NAME = 'calendar' AND TG_OP = 'DELETE' THEN
+    RETURN NULL;  -- slo.run_date rows go by ON DELETE CASCADE
+  ELSIF TG_TABLE_NAME = 'calendar' THEN
+    SELECT array_agg(DISTINCT n.calendar_id) INTO ids FROM new_rows n;
+  ELSIF TG_TABLE_NAME = 'calendar_exception' THEN
+    IF TG_OP = 'INSERT' THEN
+      SELECT array_agg(DISTINCT n.calendar_id) INTO ids FROM new_rows n;
+    ELSIF TG_OP = 'DELETE' THEN
+      SELECT array_agg(DISTINCT o.calendar_id) INTO ids FROM old_rows o;
+    ELSE
+      SELECT array_agg(DISTINCT x.calendar_id) INTO ids
+      FROM (SELECT n.calendar_id FROM new_rows n UNION SELECT o.calendar_id FROM old_rows o) x;
+    END IF;
+  ELSIF TG_TABLE_NAME = 'holiday' THEN
+    IF TG_OP = 'INSERT' THEN
+      SELECT array_agg(DISTINCT c.calendar_id) INTO ids
+      FROM slo.calendar c WHERE c.holiday_set IN (SELECT n.holiday_set FROM new_rows n);
+    ELSIF TG_OP = 'DELETE' THEN
+      SELECT array_agg(DISTINCT c.calendar_id) INTO ids
+      FROM slo.calendar c WHERE c.holiday_set IN (SELECT o.holiday_set FROM old_rows o);
+    ELSE
+      SELECT array_agg(DISTINCT c.calendar_id) INTO ids
+      FROM slo.calendar c
+      WHERE c.holiday_set IN (SELECT n.holiday_set FROM new_rows n UNION SELECT o.holiday_set FROM old_rows o);
+    END IF;
+  END IF;
+  IF ids IS NOT NULL THEN
+    PERFORM slo.refresh_run_dates(ids);
+    PERFORM slo.mark_slos_changed(ARRAY(SELECT s.slo_id FROM slo.slo s WHERE s.calendar_id = ANY (ids)));
+  END IF;
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION slo.calendar_definition_changed() IS
+  'Statement trigger: moves the definitions generation on, rebuilds slo.run_date for the calendars a change of '
+  'calendars, exceptions or holidays touches, and marks the definitions of their SLOs changed.';
+
+-- The trigger of slo.job_status runs as slo_engine (a role of its own, neither a superuser nor
+-- a table's owner), so a DBA's privileges and row-security policies on slo.slo_performance apply
+-- to the engine's writes. The API role may read the generation (the calendar functions do).
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'slo_engine') THEN
+    BEGIN
+      CREATE ROLE slo_engine NOLOGIN;
+      COMMENT ON ROLE slo_engine IS
+        'pg_slo''s engine: owns the trigger of slo.job_status and writes slo.slo_performance through SQL with its own rights only. Never grant it to a login role.';
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL; -- created in another database at the same moment
+    END;
+  ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'slo_engine' AND (rolsuper OR rolbypassrls)) THEN
+    RAISE WARNING 'role slo_engine exists and is a superuser or bypasses row security: it is used as it is, '
+      'and has more than the privileges pg_slo grants it';
+  END IF;
+END
+$$;
+GRANT SELECT, INSERT, UPDATE, DELETE ON slo.slo_definition_version TO slo_admin;
+GRANT USAGE ON SCHEMA slo TO slo_engine;
+GRANT SELECT ON slo.application, slo.job, slo.holiday, slo.calendar, slo.calendar_exception, slo.slo, slo.slo_job,
+  slo.definitions_generation, slo.slo_definition_version, slo.job_status
+  TO slo_engine;
+GRANT SELECT, INSERT, UPDATE ON slo.slo_performance TO slo_engine;
+GRANT EXECUTE ON FUNCTION
+  slo.register_jobs(text[], text[]),
+  slo.raise_instance_alerts(text[], date[], time[], timestamptz)
+TO slo_engine;
+ALTER FUNCTION slo.job_status_after_insert()
+  SECURITY DEFINER SET search_path = pg_catalog, slo, pg_temp;
+ALTER FUNCTION slo.job_status_after_insert() OWNER TO slo_engine;
+-- The calendar functions read the generation of the definitions, as the API's role calls them.
+GRANT SELECT ON slo.definitions_generation TO slo_api;

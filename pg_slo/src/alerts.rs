@@ -8,7 +8,6 @@
 use crate::calendar::raise;
 use crate::conv::{date_in, time_in, tstz_in, tstz_out};
 use crate::definitions;
-use crate::direct_read::{self, ReadSnapshot};
 use chrono::{DateTime, Duration, Utc};
 use pgrx::datum::{Date, Time, TimestampWithTimeZone};
 use pgrx::pg_sys;
@@ -66,22 +65,20 @@ fn lookback() -> Duration {
     parsed
 }
 
-/// The instances among `changes` (new row, and the stored one it replaces) that just got their
-/// first start after the expected start, or just completed, inside the alert window: the ones
-/// the engine asks `slo.raise_instance_alerts` about.
+/// The instances among `written` (rows the engine just wrote, each of which may have got its
+/// first start or its completion from the events just stored) that started after their expected
+/// start, or are complete, inside the alert window: the ones the engine asks
+/// `slo.raise_instance_alerts` about (which raises each alert once).
 pub(crate) fn instances_to_check<'a>(
-    changes: impl Iterator<Item = (&'a PerformanceRow, Option<&'a PerformanceRow>)>,
+    written: impl Iterator<Item = &'a PerformanceRow>,
     now: DateTime<Utc>,
 ) -> Vec<&'a PerformanceRow> {
     let window_start = now - lookback();
-    changes
-        .filter(|(new, old)| {
-            let started_late = new.actual_start.is_some_and(|s| s > new.expected_start)
-                && old.is_none_or(|o| o.actual_start.is_none());
-            let completed = new.actual_end.is_some() && old.is_none_or(|o| o.actual_end.is_none());
-            new.expected_end >= window_start && (started_late || completed)
+    written
+        .filter(|new| {
+            let started_late = new.actual_start.is_some_and(|s| s > new.expected_start);
+            new.expected_end >= window_start && (started_late || new.actual_end.is_some())
         })
-        .map(|(new, _)| new)
         .collect()
 }
 
@@ -113,7 +110,7 @@ pub(crate) fn raise_for(instances: &[&PerformanceRow], now: DateTime<Utc>) {
             )
             .map(|_| ())
     })
-    .unwrap_or_else(|e| definitions::spi_failed("raising alerts", e));
+    .unwrap_or_else(|e| crate::spi::spi_failed("raising alerts", e));
 }
 
 /// What each job of an SLO did in one instance, by the engine's rules: its earliest start, its
@@ -138,14 +135,9 @@ fn instance_jobs(
         return TableIterator::new(Vec::new());
     };
     let date = date_in(business_date);
-    let keys: Vec<(&str, chrono::NaiveDate, chrono::NaiveDate)> = slo
-        .jobs
-        .iter()
-        .map(|j| (j.job_id.as_str(), date, date))
-        .collect();
-    let snapshot = ReadSnapshot::active();
-    let events = direct_read::events(&keys, &snapshot);
-    snapshot.release();
+    let keys: Vec<(&str, chrono::NaiveDate)> =
+        slo.jobs.iter().map(|j| (j.job_id.as_str(), date)).collect();
+    let events = crate::events::events(&keys, false);
     let rows: Vec<_> = jobs_of_instance(slo, &events, date, time_in(period_start))
         .into_iter()
         .map(|j| {

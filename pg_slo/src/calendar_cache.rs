@@ -4,7 +4,7 @@
 //! Called per row (a year of dates for a thousand SLOs is 365,000 calls), each function must
 //! cost no more than a table lookup. PostgreSQL cannot inline a scalar SQL function that reads a
 //! table, so instead the first call in a statement loads the calendar's definition (its row,
-//! its holidays, its exceptions: one SPI query) into a `slo_core::Calendar`, and every later
+//! its holidays, its exceptions: one SQL statement, planned once per backend) into a `slo_core::Calendar`, and every later
 //! call in the same statement answers from memory.
 //!
 //! Validity: the cache holds the calendars of one generation of the definitions, and is emptied
@@ -15,11 +15,14 @@
 
 use crate::calendar::raise;
 use crate::conv::{date_in, date_out};
+use crate::spi::{Plan, Statement};
 use pgrx::datum::Date;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
+use pgrx::pg_sys::PgBuiltInOids;
 use pgrx::prelude::*;
+use pgrx::spi::OwnedPreparedStatement;
 use slo_core::calendar::Calendar;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -43,53 +46,54 @@ SELECT c.run_weekdays, c.runs_on_holidays,
              WHERE x.calendar_id = c.calendar_id ORDER BY x.exception_date)
 FROM slo.calendar c WHERE c.calendar_id = $1";
 
-fn load(calendar_id: &str) -> Calendar {
-    let spi_err = |e: pgrx::spi::SpiError| -> ! {
+thread_local! {
+    static LOAD_NOW: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static LOAD_FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+}
+
+/// Loads a calendar's definition: under the calling statement's snapshot, or `fresh` (what is
+/// committed now, for the engine's definitions read after its locks).
+pub(crate) fn load(calendar_id: &str, fresh: bool) -> Calendar {
+    let statement = Statement {
+        sql: LOAD_CALENDAR,
+        args: &[PgBuiltInOids::TEXTOID],
+        fresh,
+        doing: "loading a calendar",
+    };
+    let plan: &'static Plan = if fresh { &LOAD_FRESH } else { &LOAD_NOW };
+    type Row = (Vec<i32>, bool, Vec<Date>, Vec<Date>, Vec<bool>);
+    let row: Option<Row> = Spi::connect_mut(|client| {
+        statement.run(plan, client, &[calendar_id.into()], |table| {
+            if table.is_empty() {
+                return Ok(None);
+            }
+            let row = table.first();
+            Ok(Some((
+                row.get(1)?.unwrap_or_default(),
+                row.get(2)?.unwrap_or(false),
+                row.get(3)?.unwrap_or_default(),
+                row.get(4)?.unwrap_or_default(),
+                row.get(5)?.unwrap_or_default(),
+            )))
+        })
+    });
+    let Some((weekdays, on_holidays, holidays, exc_dates, exc_runs)) = row else {
         raise(
-            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            format!("loading calendar {calendar_id:?}: {e}"),
+            PgSqlErrorCode::ERRCODE_NO_DATA_FOUND,
+            format!("unknown calendar {calendar_id:?} (calendars are rows of slo.calendar)"),
         )
     };
-    Spi::connect(|client| {
-        let table = client
-            .select(LOAD_CALENDAR, Some(1), &[calendar_id.into()])
-            .unwrap_or_else(|e| spi_err(e));
-        if table.is_empty() {
-            raise(
-                PgSqlErrorCode::ERRCODE_NO_DATA_FOUND,
-                format!("unknown calendar {calendar_id:?} (calendars are rows of slo.calendar)"),
-            );
-        }
-        let row = table.first();
-        let weekdays: Vec<i32> = row
-            .get(1)
-            .unwrap_or_else(|e| spi_err(e))
-            .unwrap_or_default();
-        let on_holidays: bool = row.get(2).unwrap_or_else(|e| spi_err(e)).unwrap_or(false);
-        let holidays: Vec<Date> = row
-            .get(3)
-            .unwrap_or_else(|e| spi_err(e))
-            .unwrap_or_default();
-        let exc_dates: Vec<Date> = row
-            .get(4)
-            .unwrap_or_else(|e| spi_err(e))
-            .unwrap_or_default();
-        let exc_runs: Vec<bool> = row
-            .get(5)
-            .unwrap_or_else(|e| spi_err(e))
-            .unwrap_or_default();
-        Calendar::new(
-            &weekdays,
-            on_holidays,
-            holidays.into_iter().map(date_in),
-            exc_dates.into_iter().map(date_in).zip(exc_runs),
+    Calendar::new(
+        &weekdays,
+        on_holidays,
+        holidays.into_iter().map(date_in),
+        exc_dates.into_iter().map(date_in).zip(exc_runs),
+    )
+    .unwrap_or_else(|e| {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+            format!("calendar {calendar_id:?}: {e}"),
         )
-        .unwrap_or_else(|e| {
-            raise(
-                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-                format!("calendar {calendar_id:?}: {e}"),
-            )
-        })
     })
 }
 
@@ -108,7 +112,7 @@ pub(crate) fn calendar(calendar_id: &str) -> Rc<Calendar> {
         return c;
     }
     // No borrow is held across the query: SPI may call back into these functions.
-    let loaded = Rc::new(load(calendar_id));
+    let loaded = Rc::new(load(calendar_id, false));
     CACHE.with(|cell| {
         cell.borrow_mut()
             .calendars

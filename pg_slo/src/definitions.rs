@@ -1,74 +1,50 @@
 //! The definitions as the engine needs them, cached per backend: which application each job
 //! belongs to, and the active SLOs that depend on each job (with their schedules, calendars and
-//! job offsets, as `slo_core::engine` takes them).
+//! job offsets, as `slo_core::engine` takes them), each with the fingerprint its daily states
+//! are tagged with.
 //!
 //! Validity: every change of a definition table (applications, jobs, SLOs and their jobs,
 //! calendars, exceptions, holidays) moves `slo.definitions_generation` on, to a value never used
-//! before (from a sequence, so even a rolled-back change leaves a value nobody else sees). Once
-//! per statement (and once per new snapshot within one, as PL/pgSQL takes in READ COMMITTED)
-//! [`generation`] reads the generation that statement sees (directly, without a query); a cache stays while that is the
-//! generation it was filled at, across statements and transactions. So a one-row insert pays one
-//! single-row read for its definitions, not a reload, and a definition change is seen exactly
-//! when the caller's snapshot sees it.
+//! before (from a sequence, so even a rolled-back change leaves a value nobody else sees). The
+//! engine reads the generation once per statement through SPI, after its locks, and keeps its
+//! cache while that is the generation it was filled at, across statements and transactions: a
+//! one-row insert pays one single-row query for its definitions, not a reload.
 //!
-//! May read the definition tables and `slo.definitions_generation`; writes nothing.
-
+//! May read the definition tables and `slo.definitions_generation` (through SQL); writes nothing.
 use crate::calendar::raise;
 use crate::conv::{offset_in, period_in, time_in};
-use crate::direct_read::{scan_all, text, ReadSnapshot};
+use crate::spi::{Plan, Statement};
 use pgrx::datum::{Interval, Time};
 use pgrx::pg_sys;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
-use pgrx::spi::SpiError;
-use pgrx::FromDatum;
+use pgrx::prelude::*;
+use pgrx::spi::OwnedPreparedStatement;
+use slo_core::calendar::Calendar;
 use slo_core::engine::{SloDef, SloJobDef};
 use slo_core::schedule::{self, DayUnit, SloSchedule, Window};
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// What identifies the data a statement sees.
+/// What identifies the statement a value was read in: the transaction, the top-level statement
+/// and the command within it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct StatementKey {
     xact_start: i64,
     stmt_start: i64,
     command_id: u32,
-    xmin: u32,
-    xmax: u32,
-    xcnt: u32,
 }
 
 fn statement_key() -> StatementKey {
-    // SAFETY: plain reads of backend-local state; the snapshot pointer is checked for null.
+    // SAFETY: plain reads of backend-local state.
     unsafe {
-        let snap = pg_sys::GetActiveSnapshot();
-        let (xmin, xmax, xcnt) = if snap.is_null() {
-            (0, 0, 0)
-        } else {
-            (
-                (*snap).xmin.into_inner(),
-                (*snap).xmax.into_inner(),
-                (*snap).xcnt,
-            )
-        };
         StatementKey {
             xact_start: pg_sys::GetCurrentTransactionStartTimestamp(),
             stmt_start: pg_sys::GetCurrentStatementStartTimestamp(),
             command_id: pg_sys::GetCurrentCommandId(false),
-            xmin,
-            xmax,
-            xcnt,
         }
     }
-}
-
-/// Raises an internal error for a failed SPI call, saying what was being done.
-pub(crate) fn spi_failed(doing: &str, e: SpiError) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-        format!("{doing}: {e}"),
-    )
 }
 
 /// A generation of the definitions: the generation table's OID (new when the extension is
@@ -78,6 +54,92 @@ pub(crate) type Generation = (pg_sys::Oid, i64);
 thread_local! {
     /// The statement the generation was last read in, and what it read.
     static SEEN: Cell<Option<(StatementKey, Generation)>> = const { Cell::new(None) };
+    static GENERATION_NOW: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static GENERATION_FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static JOBS: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static SLOS: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static JOBS_FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static SLOS_FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static SLOS_0_1: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static SLOS_0_1_FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+}
+
+const GENERATION_SQL: &str = "SELECT tableoid, generation FROM slo.definitions_generation";
+const JOBS_SQL: &str = "SELECT job_id, app_id FROM slo.job";
+/// The active SLOs with their jobs and the version of their definitions.
+const SLOS_SQL: &str = "\
+SELECT s.slo_id, s.calendar_id, s.time_zone, s.period, s.window_start, s.window_end,
+       array_agg(j.job_id ORDER BY j.job_id COLLATE \"C\"),
+       array_agg(j.expected_start ORDER BY j.job_id COLLATE \"C\"),
+       array_agg(j.expected_end ORDER BY j.job_id COLLATE \"C\"),
+       array_agg(j.day_unit ORDER BY j.job_id COLLATE \"C\"),
+       coalesce(v.version, 0)
+FROM slo.slo s JOIN slo.slo_job j ON j.slo_id = s.slo_id
+LEFT JOIN slo.slo_definition_version v ON v.slo_id = s.slo_id
+WHERE s.active
+GROUP BY s.slo_id, v.version";
+/// The same, in a database of release 0.1.0 until `ALTER EXTENSION pg_slo UPDATE` (no versions;
+/// the engine keeps no daily states there).
+const SLOS_SQL_0_1: &str = "\
+SELECT s.slo_id, s.calendar_id, s.time_zone, s.period, s.window_start, s.window_end,
+       array_agg(j.job_id ORDER BY j.job_id COLLATE \"C\"),
+       array_agg(j.expected_start ORDER BY j.job_id COLLATE \"C\"),
+       array_agg(j.expected_end ORDER BY j.job_id COLLATE \"C\"),
+       array_agg(j.day_unit ORDER BY j.job_id COLLATE \"C\"),
+       0::bigint
+FROM slo.slo s JOIN slo.slo_job j ON j.slo_id = s.slo_id
+WHERE s.active
+GROUP BY s.slo_id";
+
+/// True when `slo.<name>` exists (a catalog cache lookup; tables of later releases are missing
+/// from a database of release 0.1.0 until `ALTER EXTENSION pg_slo UPDATE`).
+pub(crate) fn table_exists(name: &std::ffi::CStr) -> bool {
+    // SAFETY: catalog cache lookups by name; no row of any table is read.
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(c"slo".as_ptr(), true);
+        namespace != pg_sys::InvalidOid
+            && pg_sys::get_relname_relid(name.as_ptr(), namespace) != pg_sys::InvalidOid
+    }
+}
+
+fn statement(sql: &'static str, fresh: bool, doing: &'static str) -> Statement {
+    Statement {
+        sql,
+        args: &[],
+        fresh,
+        doing,
+    }
+}
+
+/// The generation as a statement run fresh (`fresh`) or under the calling statement's snapshot
+/// sees it.
+fn read_generation(fresh: bool) -> Generation {
+    let plan: &'static Plan = if fresh {
+        &GENERATION_FRESH
+    } else {
+        &GENERATION_NOW
+    };
+    let (oid, generation) = Spi::connect_mut(|client| {
+        statement(GENERATION_SQL, fresh, "reading slo.definitions_generation").run(
+            plan,
+            client,
+            &[],
+            |table| {
+                if table.is_empty() {
+                    return Ok((None, None));
+                }
+                let row = table.first();
+                Ok((row.get::<pg_sys::Oid>(1)?, row.get::<i64>(2)?))
+            },
+        )
+    });
+    match (oid, generation) {
+        (Some(oid), Some(generation)) => (oid, generation),
+        _ => raise(
+            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+            "slo.definitions_generation has no row".into(),
+        ),
+    }
 }
 
 /// The generation of the definitions the current statement sees (read once per statement).
@@ -88,7 +150,7 @@ pub(crate) fn generation() -> Generation {
             return generation;
         }
     }
-    let generation = crate::direct_read::definitions_generation();
+    let generation = read_generation(false);
     SEEN.set(Some((key, generation)));
     generation
 }
@@ -100,6 +162,9 @@ pub(crate) struct Definitions {
     pub job_app: HashMap<String, String>,
     /// The active SLOs that have jobs, sorted by id (each SLO's jobs sorted by id).
     pub slos: Vec<SloDef<'static>>,
+    /// The tag of each SLO's daily states (`slo_core::day_state::tag`: its definition's
+    /// fingerprint and version), by the SLO's index in `slos`.
+    pub tags: Vec<u64>,
     /// For each job, the indexes in `slos` of the active SLOs that depend on it.
     pub slos_of_job: HashMap<String, Vec<usize>>,
 }
@@ -119,11 +184,7 @@ thread_local! {
 
 /// The definitions as the current statement's snapshot sees them.
 pub(crate) fn current() -> Rc<Definitions> {
-    let generation = generation();
-    let snapshot = ReadSnapshot::active();
-    let defs = at(generation, &snapshot);
-    snapshot.release();
-    defs
+    at(generation(), false)
 }
 
 /// The definitions last loaded, unchecked (the latest when none were). The engine finds the SLO
@@ -132,32 +193,27 @@ pub(crate) fn cached() -> Rc<Definitions> {
     CACHE.with(|c| c.borrow().clone()).unwrap_or_else(latest)
 }
 
-/// The definitions as a new snapshot sees them (READ COMMITTED: what is committed now). The
-/// engine reads them once it holds its locks, and again after waiting for more, as a definition
-/// change may have committed meanwhile.
+/// The definitions as committed now (READ COMMITTED: read by statements run fresh). The engine
+/// reads them once it holds its locks, and again after waiting for more, as a definition change
+/// may have committed meanwhile.
 pub(crate) fn latest() -> Rc<Definitions> {
-    let snapshot = ReadSnapshot::fresh();
-    let generation = crate::direct_read::definitions_generation();
-    let defs = at(generation, &snapshot);
-    snapshot.release();
-    defs
+    at(read_generation(true), true)
 }
 
-/// The definitions of `generation`: the cached ones, or loaded now under `snapshot` (the one
-/// `generation` was read with).
-fn at(generation: Generation, snapshot: &ReadSnapshot) -> Rc<Definitions> {
+/// The definitions of `generation`: the cached ones, or loaded now (fresh, or under the calling
+/// statement's snapshot, as `generation` was read).
+fn at(generation: Generation, fresh: bool) -> Rc<Definitions> {
     if let Some(defs) = CACHE.with(|c| c.borrow().clone()) {
         if defs.generation == generation {
             return defs;
         }
     }
-    let defs = Rc::new(load(generation, snapshot));
+    let defs = Rc::new(load(generation, fresh));
     CACHE.with(|c| *c.borrow_mut() = Some(defs.clone()));
     defs
 }
 
 /// One SLO row as loaded, before its calendar is attached.
-#[derive(Default)]
 struct SloRow {
     slo_id: String,
     calendar_id: String,
@@ -166,91 +222,96 @@ struct SloRow {
     window_start: Option<Time>,
     window_end: Option<Time>,
     job_ids: Vec<String>,
-    starts: Vec<Interval>,
-    ends: Vec<Interval>,
-    day_units: Vec<String>,
+    starts: Vec<Option<Interval>>,
+    ends: Vec<Option<Interval>>,
+    day_units: Vec<Option<String>>,
+    /// `slo.slo_definition_version.version` (0 when it has none).
+    version: i64,
 }
 
-fn load(generation: Generation, snapshot: &ReadSnapshot) -> Definitions {
-    // Read straight from the tables (a backend loads them once per generation; through SQL this
-    // cost as much as thousands of inserts).
-    let mut job_app = HashMap::new();
-    scan_all("job", &["job_id", "app_id"], snapshot, |c| {
-        job_app.insert(text(c[0]), text(c[1]));
+/// Loads the definitions through SQL (a backend loads them once per generation).
+fn load(generation: Generation, fresh: bool) -> Definitions {
+    let versioned = table_exists(c"slo_definition_version");
+    let (jobs_plan, slos_plan, slos_sql): (&'static Plan, &'static Plan, &'static str) =
+        match (fresh, versioned) {
+            (true, true) => (&JOBS_FRESH, &SLOS_FRESH, SLOS_SQL),
+            (false, true) => (&JOBS, &SLOS, SLOS_SQL),
+            (true, false) => (&JOBS_FRESH, &SLOS_0_1_FRESH, SLOS_SQL_0_1),
+            (false, false) => (&JOBS, &SLOS_0_1, SLOS_SQL_0_1),
+        };
+    let (job_app, mut rows) = Spi::connect_mut(|client| {
+        let job_app =
+            statement(JOBS_SQL, fresh, "loading slo.job").run(jobs_plan, client, &[], |table| {
+                let mut job_app = HashMap::with_capacity(table.len());
+                for row in table {
+                    if let (Some(job), Some(app)) = (row.get::<String>(1)?, row.get::<String>(2)?) {
+                        job_app.insert(job, app);
+                    }
+                }
+                Ok(job_app)
+            });
+        let rows = statement(slos_sql, fresh, "loading slo.slo and slo.slo_job").run(
+            slos_plan,
+            client,
+            &[],
+            |table| {
+                let mut rows = Vec::with_capacity(table.len());
+                for row in table {
+                    rows.push(SloRow {
+                        slo_id: row.get::<String>(1)?.unwrap_or_default(),
+                        calendar_id: row.get::<String>(2)?.unwrap_or_default(),
+                        time_zone: row.get::<String>(3)?.unwrap_or_default(),
+                        period: row.get::<Interval>(4)?,
+                        window_start: row.get::<Time>(5)?,
+                        window_end: row.get::<Time>(6)?,
+                        job_ids: row.get::<Vec<String>>(7)?.unwrap_or_default(),
+                        starts: row.get::<Vec<Option<Interval>>>(8)?.unwrap_or_default(),
+                        ends: row.get::<Vec<Option<Interval>>>(9)?.unwrap_or_default(),
+                        day_units: row.get::<Vec<Option<String>>>(10)?.unwrap_or_default(),
+                        version: row.get::<i64>(11)?.unwrap_or(0),
+                    });
+                }
+                Ok(rows)
+            },
+        );
+        (job_app, rows)
     });
-    let mut rows: Vec<SloRow> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    const SLO_COLUMNS: &[&str] = &[
-        "slo_id",
-        "calendar_id",
-        "time_zone",
-        "period",
-        "window_start",
-        "window_end",
-        "active",
-    ];
-    scan_all("slo", SLO_COLUMNS, snapshot, |c| {
-        // SAFETY (each from_datum): the datums of these columns' types, from the scan.
-        let active = unsafe { bool::from_datum(c[6].0, c[6].1) }.unwrap_or(false);
-        if !active {
-            return;
-        }
-        let slo_id = text(c[0]);
-        index.insert(slo_id.clone(), rows.len());
-        rows.push(SloRow {
-            slo_id,
-            calendar_id: text(c[1]),
-            time_zone: text(c[2]),
-            period: unsafe { Interval::from_datum(c[3].0, c[3].1) },
-            window_start: unsafe { Time::from_datum(c[4].0, c[4].1) },
-            window_end: unsafe { Time::from_datum(c[5].0, c[5].1) },
-            ..SloRow::default()
-        });
-    });
-    const SLO_JOB_COLUMNS: &[&str] = &[
-        "slo_id",
-        "job_id",
-        "expected_start",
-        "expected_end",
-        "day_unit",
-    ];
-    scan_all("slo_job", SLO_JOB_COLUMNS, snapshot, |c| {
-        if let Some(&i) = index.get(&text(c[0])) {
-            let r = &mut rows[i];
-            r.job_ids.push(text(c[1]));
-            // SAFETY: interval columns' datums, from the scan.
-            r.starts.push(required(
-                unsafe { Interval::from_datum(c[2].0, c[2].1) },
-                "slo_job.expected_start",
-            ));
-            r.ends.push(required(
-                unsafe { Interval::from_datum(c[3].0, c[3].1) },
-                "slo_job.expected_end",
-            ));
-            r.day_units.push(text(c[4]));
-        }
-    });
-    rows.retain(|r| !r.job_ids.is_empty());
-    // In key order: an SLO's index then orders its rows as slo.slo_performance's key does
-    // (byte-wise), which is the order the engine writes rows in.
+    // In key order, byte-wise: an SLO's index then orders its rows as slo.slo_performance's key
+    // does, which is the order the engine writes rows in.
     rows.sort_by(|a, b| a.slo_id.cmp(&b.slo_id));
 
+    let mut calendars: HashMap<String, (Rc<Calendar>, u64)> = HashMap::new();
     let mut slos = Vec::with_capacity(rows.len());
+    let mut tags = Vec::with_capacity(rows.len());
     let mut slos_of_job: HashMap<String, Vec<usize>> = HashMap::new();
     for row in rows {
-        let def = slo_def(row);
+        let (calendar, calendar_fingerprint) = calendars
+            .entry(row.calendar_id.clone())
+            .or_insert_with(|| {
+                let c = crate::calendar_cache::load(&row.calendar_id, fresh);
+                let f = c.fingerprint();
+                (Rc::new(c), f)
+            })
+            .clone();
+        let version = row.version;
+        let def = slo_def(row, &calendar);
         for job in &def.jobs {
             slos_of_job
                 .entry(job.job_id.clone())
                 .or_default()
                 .push(slos.len());
         }
+        tags.push(slo_core::day_state::tag(
+            def.fingerprint(calendar_fingerprint),
+            version,
+        ));
         slos.push(def);
     }
     Definitions {
         generation,
         job_app,
         slos,
+        tags,
         slos_of_job,
     }
 }
@@ -266,7 +327,7 @@ fn required<T>(v: Option<T>, column: &str) -> T {
 
 /// Builds an SLO as the engine takes it; a definition the checks should have refused raises,
 /// naming the SLO and the field.
-fn slo_def(row: SloRow) -> SloDef<'static> {
+fn slo_def(row: SloRow, calendar: &Calendar) -> SloDef<'static> {
     let id = row.slo_id.clone();
     let bad = |field: &str, msg: String| -> ! {
         raise(
@@ -290,19 +351,23 @@ fn slo_def(row: SloRow) -> SloDef<'static> {
             "must be set with window_start and window_end".into(),
         ),
     };
-    let calendar = crate::calendar_cache::calendar(&row.calendar_id);
     let mut jobs: Vec<SloJobDef> = row
         .job_ids
         .into_iter()
         .zip(row.starts)
         .zip(row.ends)
         .zip(row.day_units)
-        .map(|(((job_id, start), end), unit)| SloJobDef {
-            expected_start: offset_in(start).unwrap_or_else(|m| bad("expected_start", m)),
-            expected_end: offset_in(end).unwrap_or_else(|m| bad("expected_end", m)),
-            day_unit: DayUnit::parse(&unit)
-                .unwrap_or_else(|| bad("day_unit", format!("{unit:?} is not calendar or run"))),
-            job_id,
+        .map(|(((job_id, start), end), unit)| {
+            let unit = unit.unwrap_or_default();
+            SloJobDef {
+                expected_start: offset_in(required(start, "slo_job.expected_start"))
+                    .unwrap_or_else(|m| bad("expected_start", m)),
+                expected_end: offset_in(required(end, "slo_job.expected_end"))
+                    .unwrap_or_else(|m| bad("expected_end", m)),
+                day_unit: DayUnit::parse(&unit)
+                    .unwrap_or_else(|| bad("day_unit", format!("{unit:?} is not calendar or run"))),
+                job_id,
+            }
         })
         .collect();
     // Sorted by id: a job's index is then its position in the state the engine keeps of a daily
@@ -313,7 +378,7 @@ fn slo_def(row: SloRow) -> SloDef<'static> {
         schedule: SloSchedule {
             time_zone,
             window,
-            calendar: Cow::Owned((*calendar).clone()),
+            calendar: Cow::Owned(calendar.clone()),
         },
         active: true,
         jobs,

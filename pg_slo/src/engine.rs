@@ -3,34 +3,38 @@
 //!
 //! Daily SLOs (most of them): each SLO day's row keeps the day's state beside it
 //! (`slo_core::day_state`: per job, the earliest start, the earliest success, the failed runs).
-//! A statement merges its new events into the latest committed state and writes the row back,
-//! without reading the day's other events: the state is a semilattice (minimums and set unions),
-//! so any order, batching or repetition of events gives the same state, and the row derived
-//! from it is the reference row. Writers of the same SLO day meet on PostgreSQL's row lock
-//! (`perf_write.rs`: a concurrent update or insert makes the later writer merge again into the
-//! newer version); writers of different days never wait for each other. A row without a state
-//! (made by `slo.evaluate`, or by an older release) or with a state made for other jobs of the
+//! A statement computes the state of its own new events for each SLO day it touches and writes
+//! it with one `INSERT ... ON CONFLICT DO UPDATE` over all those days (`perf_rows.rs`), which
+//! joins it into the stored state inside PostgreSQL: the state is a semilattice (minimums and set
+//! unions), so any order, batching or repetition of events gives the same state, and the row
+//! derived from it is the reference row. Writers of the same SLO day meet on PostgreSQL's row
+//! lock; writers of different days never wait for each other. A stored row without a state (made
+//! by `slo.evaluate`, or by an older release) or with a state made under other definitions of its
 //! SLO is rebuilt from the day's events once.
+//!
+//! A daily state is tagged with its SLO's fingerprint (`SloDef::fingerprint`: time zone,
+//! window, jobs and offsets, calendar), so registering a job that no SLO uses, or changing another
+//! SLO, invalidates no state. [`day_rebuilds`] counts the days rebuilt from their events.
 //!
 //! Intraday SLOs: a `succeed` or `fail` without its period goes to the period of its run's
 //! earliest start, which a later event can move; so each statement recomputes every intraday SLO
-//! day it touches from all of that day's events (`slo_core::engine`), read after its locks with a
-//! new snapshot in READ COMMITTED, so each recompute sees every event committed before it.
+//! day it touches from all of that day's events (`slo_core::engine`), read after its locks by a
+//! statement run fresh (READ COMMITTED: every event committed before it is seen).
 //!
 //! Locks: transaction advisory locks on 128 buckets of (slo_id, business_date), taken in bucket
 //! order before any row is written (no deadlock; at most 128 locks however large the COPY):
-//! shared for a daily day whose state is merged, exclusive for a day recomputed from its events.
-//! So recomputes of a day never overlap each other or merges, while merges of different days, or
-//! of the same day, go on side by side. Deleting or renaming an SLO and `slo.recompute` take
-//! every bucket exclusively, so no row is written for an SLO that is going. Under REPEATABLE
-//! READ a conflicting write raises a serialization failure rather than lose an update. Before
-//! `ALTER EXTENSION pg_slo UPDATE` from 0.1.0 the table keeps no states: every SLO day is then
+//! shared for a daily day whose state is merged, exclusive for a day recomputed from its events
+//! (intraday). So recomputes of a day never overlap each other or merges, while merges of
+//! different days, or of the same day, go on side by side. Deleting or renaming an SLO and
+//! `slo.recompute` take every bucket exclusively, so no row is written for an SLO that is going
+//! (and the foreign key to `slo.slo` refuses one all the same: under REPEATABLE READ, a writer
+//! whose snapshot predates the deletion fails with a serialization failure). Before `ALTER
+//! EXTENSION pg_slo UPDATE` from 0.1.0 the table keeps no states: every SLO day is then
 //! recomputed, under exclusive locks, as 0.1.0 did.
 //!
-//! Cost: the trigger reads its transition table directly (no query), finds the SLOs of each job
-//! in a per-backend cache of the definitions (`definitions.rs`), and reads and writes each daily
-//! row through its primary key: a one-event `INSERT` costs a lookup and one row write beyond the
-//! event itself.
+//! Cost: the trigger reads its transition table directly (a read of its own input, no query),
+//! finds the SLOs of each job in a per-backend cache of the definitions (`definitions.rs`, checked
+//! with one single-row query per statement), and writes all its rows with one statement.
 //!
 //! Integrity: every event's job exists and belongs to its application. The trigger checks each
 //! statement's (job, application) pairs against the definitions as committed after the insert's
@@ -39,16 +43,16 @@
 //! inserts in flight). This replaces a foreign key, whose per-row check cost as much as this
 //! whole trigger.
 //!
-//! May read `slo.job_status` and the definitions; writes `slo.slo_performance`, and `slo.job`
-//! through `slo.register_jobs`.
+//! May read `slo.job_status` and the definitions; writes `slo.slo_performance` (through
+//! `perf_rows.rs`), and `slo.job` through `slo.register_jobs`.
 
 use crate::alerts;
 use crate::calendar::raise;
 use crate::conv::{date_in, tstz_in};
-use crate::definitions::{self, spi_failed, Definitions};
-use crate::direct_read::{self, ReadSnapshot};
-use crate::perf_write::{serialization_failure, Writer};
-use chrono::{Datelike, NaiveDate, NaiveTime};
+use crate::definitions::{self, Definitions};
+use crate::perf_rows::{self, NewRow, Written};
+use crate::spi::spi_failed;
+use chrono::{Datelike, NaiveDate};
 use pgrx::datum::{Date, TimestampWithTimeZone};
 use pgrx::pg_sys;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
@@ -56,6 +60,7 @@ use pgrx::prelude::*;
 use slo_core::day_state::DailyState;
 use slo_core::engine::{performance, EngineEvent, PerformanceRow, SloDef};
 use slo_core::Status;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
@@ -63,7 +68,7 @@ use std::rc::Rc;
 const LOCK_CLASS: i32 = 2_026_112_401;
 /// How many buckets SLO days are locked in.
 const LOCK_BUCKETS: u64 = 128;
-/// How many SLO days one pass (one read of their events, for intraday days) covers, at most.
+/// How many SLO days one pass (one read of their events, one write) covers, at most.
 const DAYS_PER_PASS: usize = 2_000;
 
 /// One new event, as the engine needs it.
@@ -97,6 +102,45 @@ const NEW_ROW_COLUMNS: [&str; 6] = [
     "run_id",
 ];
 
+thread_local! {
+    /// The positions of [`NEW_ROW_COLUMNS`] in `slo.job_status`, with the table's OID and
+    /// column count they were found for.
+    static NEW_ROW_POSITIONS: std::cell::RefCell<Option<((pg_sys::Oid, i32), Rc<[usize]>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Positions (0-based) of [`NEW_ROW_COLUMNS`] in `slo.job_status`, looked up once per table.
+///
+/// # Safety
+/// `rel` must be an open relation (the trigger's).
+unsafe fn new_row_columns(rel: pg_sys::Relation) -> Rc<[usize]> {
+    let key = ((*rel).rd_id, (*(*rel).rd_att).natts);
+    if let Some(cols) = NEW_ROW_POSITIONS.with(|p| {
+        p.borrow()
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, c)| c.clone())
+    }) {
+        return cols;
+    }
+    let desc = pgrx::PgTupleDesc::from_pg_unchecked((*rel).rd_att);
+    let cols: Rc<[usize]> = NEW_ROW_COLUMNS
+        .iter()
+        .map(|name| {
+            desc.iter()
+                .position(|a| !a.attisdropped && a.name() == *name)
+                .unwrap_or_else(|| {
+                    raise(
+                        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                        format!("slo.job_status has no column {name}"),
+                    )
+                })
+        })
+        .collect();
+    NEW_ROW_POSITIONS.with(|p| *p.borrow_mut() = Some((key, cols.clone())));
+    cols
+}
+
 /// Reads the trigger's transition table (the statement's new rows) without a query.
 ///
 /// # Safety
@@ -109,7 +153,7 @@ unsafe fn read_new_rows(td: &pg_sys::TriggerData) -> NewRows {
             "slo.job_status_after_insert must be created with REFERENCING NEW TABLE".into(),
         );
     }
-    let cols = direct_read::columns(td.tg_relation, "job_status", &NEW_ROW_COLUMNS);
+    let cols = new_row_columns(td.tg_relation);
     let last = cols.iter().max().map_or(0, |&c| c + 1);
     let tupdesc = (*td.tg_relation).rd_att;
 
@@ -294,20 +338,43 @@ struct Day {
     new: Vec<u32>,
 }
 
-/// One statement's work on `slo.slo_performance`: its SLO days, the definitions as committed
-/// once the locks were held, and the writer.
+thread_local! {
+    /// SLO days this backend rebuilt from their events (see [`day_rebuilds`]).
+    static DAY_REBUILDS: Cell<i64> = const { Cell::new(0) };
+}
+
+/// How many daily SLO days this backend has rebuilt from all their events (rather than merged
+/// new events into their stored state) since it started: for tests and diagnostics.
+#[pg_extern(volatile, parallel_safe)]
+fn day_rebuilds() -> i64 {
+    DAY_REBUILDS.get()
+}
+
+/// True when `slo.slo_performance` keeps the engine's states (`engine_state`; false on a table
+/// of release 0.1.0 until `ALTER EXTENSION pg_slo UPDATE`).
+fn table_keeps_state() -> bool {
+    // SAFETY: catalog cache lookups by name; no row of any table is read.
+    definitions::table_exists(c"slo_performance")
+        && unsafe {
+            let namespace = pg_sys::get_namespace_oid(c"slo".as_ptr(), false);
+            let rel = pg_sys::get_relname_relid(c"slo_performance".as_ptr(), namespace);
+            pg_sys::get_attnum(rel, c"engine_state".as_ptr()) != pg_sys::InvalidAttrNumber as i16
+        }
+}
+
+/// One statement's work on `slo.slo_performance`: its SLO days and the definitions as committed
+/// once the locks were held.
 struct Run {
     defs: Rc<Definitions>,
     work: Vec<Day>,
-    writer: Writer,
     /// The table keeps daily states (false before `ALTER EXTENSION pg_slo UPDATE` from 0.1.0: then
     /// every SLO day is recomputed from its events, under exclusive locks, as 0.1.0 did).
     stateful: bool,
 }
 
 impl Run {
-    /// Opens the table, finds the SLO days (`days`, from a version of the definitions) and takes
-    /// their locks, with the definitions as committed once the locks are held.
+    /// Finds the SLO days (`days`, from a version of the definitions) and takes their locks, with
+    /// the definitions as committed once the locks are held.
     ///
     /// Locks: the bucket of every SLO day, in bucket order; shared for a daily day whose state
     /// is merged (such writers meet on the row itself), exclusive for a day recomputed from its
@@ -319,8 +386,7 @@ impl Run {
     /// changed, or this backend's cache is old), the days are found again in those, and when
     /// they need other locks, the locks taken are given back and taken again in order.
     fn start(days: impl Fn(&Definitions) -> Vec<Day>) -> Run {
-        let writer = Writer::open();
-        let stateful = writer.keeps_state();
+        let stateful = table_keeps_state();
         let mut defs = definitions::cached();
         let mut work = days(&defs);
         let mut held = lock_days(&defs, &work, stateful);
@@ -340,24 +406,9 @@ impl Run {
                 held = lock_days(&defs, &work, stateful);
             }
         }
-        // Under REPEATABLE READ or SERIALIZABLE the definitions were read with the transaction's
-        // snapshot, which may predate a change committed before the locks were held (an SLO
-        // deleted or renamed, its rows gone with it): writing from them would bring back rows of
-        // an SLO that no longer exists. PostgreSQL's own foreign-key check fails such a
-        // transaction with a serialization failure; so does this, when the definitions committed
-        // now are another generation.
-        if writer.xact_snapshot() {
-            let now = ReadSnapshot::latest();
-            let committed = direct_read::definitions_generation();
-            now.release();
-            if committed != defs.generation {
-                serialization_failure();
-            }
-        }
         Run {
             defs,
             work,
-            writer,
             stateful,
         }
     }
@@ -389,47 +440,166 @@ impl Run {
 
     /// Brings every SLO day up to date, then raises the alerts the changes call for. Returns
     /// rows written.
-    ///
-    /// Every row is written in the order of its key (slo_id, business_date, period_start),
-    /// byte-wise, as every other writer does (`slo.evaluate` inserts in the same order), so
-    /// writers waiting for each other's rows never wait in a circle.
     fn finish(mut self, mode: Mode, events: &[NewEvent]) -> i64 {
         let defs = self.defs.clone();
-        // SLOs are sorted by id in the definitions: their indexes order them as their ids do.
+        // SLOs are sorted by id in the definitions: their indexes order them as their ids do,
+        // so rows are written in key order.
         self.work.sort_unstable_by_key(|day| (day.slo, day.date));
-        let mut changes: Vec<(Option<PerformanceRow>, PerformanceRow)> = Vec::new();
+        let mut check: Vec<PerformanceRow> = Vec::new();
+        let mut written = 0i64;
         for pass in self.work.chunks(DAYS_PER_PASS) {
-            let mut recomputed_rows = recomputed_rows(&defs, pass, self.stateful);
-            for day in pass {
-                let slo = &defs.slos[day.slo];
-                if recomputed(slo, self.stateful) {
-                    let rows = recomputed_rows.remove(&(day.slo, day.date));
-                    for row in rows.unwrap_or_default() {
-                        write_row(&mut self.writer, row, &mut changes);
-                    }
-                    continue;
-                }
-                let new: Vec<&NewEvent> = day.new.iter().map(|&k| &events[k as usize]).collect();
-                write_daily(
-                    &mut self.writer,
-                    slo,
-                    day.date,
-                    mode,
-                    defs.generation.1 as u64,
-                    &new,
-                    &mut changes,
-                );
-            }
-        }
-        self.writer.close();
+            let (merged, rebuilt): (Vec<&Day>, Vec<&Day>) = pass
+                .iter()
+                .filter(|day| !recomputed(&defs.slos[day.slo], self.stateful))
+                .partition(|_| mode == Mode::Merge);
+            let recomputed_days: Vec<&Day> = pass
+                .iter()
+                .filter(|day| recomputed(&defs.slos[day.slo], self.stateful))
+                .collect();
 
-        // Instances that just got a late first start or completed: they may call for alerts.
+            // Daily days: the statement's own states, joined into the stored ones.
+            let mut to_rebuild: Vec<&Day> = rebuilt;
+            if !merged.is_empty() {
+                let own: Vec<(&Day, NewRow, DailyState)> = merged
+                    .iter()
+                    .filter_map(|day| own_state(&defs, day, events).map(|(r, s)| (*day, r, s)))
+                    .collect();
+                let rows: Vec<NewRow> = own
+                    .iter()
+                    .map(|(_, r, _)| NewRow {
+                        row: r.row.clone(),
+                        state: r.state.clone(),
+                    })
+                    .collect();
+                let out = perf_rows::merge_daily(&rows);
+                written += out.len() as i64;
+                let mut done: BTreeSet<(&str, NaiveDate)> = BTreeSet::new();
+                for w in &out {
+                    done.insert((w.row.slo_id.as_str(), w.row.business_date));
+                    let Ok(k) = own.binary_search_by(|(_, r, _)| {
+                        (r.row.slo_id.as_str(), r.row.business_date)
+                            .cmp(&(w.row.slo_id.as_str(), w.row.business_date))
+                    }) else {
+                        continue;
+                    };
+                    if merge_may_alert(&own[k].2, w) {
+                        check.push(w.row.clone());
+                    }
+                }
+                to_rebuild.extend(
+                    own.iter().map(|(day, _, _)| *day).filter(|day| {
+                        !done.contains(&(defs.slos[day.slo].slo_id.as_str(), day.date))
+                    }),
+                );
+                to_rebuild.sort_unstable_by_key(|day| (day.slo, day.date));
+            }
+
+            // Daily days rebuilt from their events, and intraday days recomputed.
+            let mut rows: Vec<NewRow> = Vec::new();
+            if !to_rebuild.is_empty() {
+                DAY_REBUILDS.set(DAY_REBUILDS.get() + to_rebuild.len() as i64);
+                let stored = day_events(&defs, &to_rebuild);
+                for day in &to_rebuild {
+                    let slo = &defs.slos[day.slo];
+                    let evs = stored
+                        .get(&(day.slo, day.date))
+                        .map_or(&[][..], Vec::as_slice);
+                    let mut state = DailyState::from_events(slo, day.date, evs);
+                    state.set_tag(defs.tags[day.slo]);
+                    if let Some(row) = state.row(slo, day.date) {
+                        rows.push(NewRow {
+                            row,
+                            state: Some(state.encode()),
+                        });
+                    }
+                }
+            }
+            if !recomputed_days.is_empty() {
+                let stored = day_events(&defs, &recomputed_days);
+                for day in &recomputed_days {
+                    let slo = &defs.slos[day.slo];
+                    let Some(evs) = stored.get(&(day.slo, day.date)).filter(|e| !e.is_empty())
+                    else {
+                        continue;
+                    };
+                    rows.extend(
+                        performance(std::slice::from_ref(slo), evs)
+                            .into_iter()
+                            .map(|row| NewRow { row, state: None }),
+                    );
+                }
+            }
+            rows.sort_unstable_by(|a, b| {
+                (
+                    a.row.slo_id.as_bytes(),
+                    a.row.business_date,
+                    a.row.period_start,
+                )
+                    .cmp(&(
+                        b.row.slo_id.as_bytes(),
+                        b.row.business_date,
+                        b.row.period_start,
+                    ))
+            });
+            let out = perf_rows::replace(&rows, self.stateful);
+            written += out.len() as i64;
+            check.extend(out.into_iter().map(|w| w.row));
+        }
+
+        // Instances that may just have got a late first start or completed: they may call for
+        // alerts (raising is idempotent: asking about one more instance costs only time).
         let now = alerts::transaction_now();
-        let check: Vec<&PerformanceRow> =
-            alerts::instances_to_check(changes.iter().map(|(old, new)| (new, old.as_ref())), now);
+        let check: Vec<&PerformanceRow> = alerts::instances_to_check(check.iter(), now);
         alerts::raise_for(&check, now);
-        changes.len() as i64
+        written
     }
+}
+
+/// The row and state of a daily SLO day from the statement's own new events (`None` when they
+/// make no row: expected times that cannot be computed).
+fn own_state(defs: &Definitions, day: &Day, events: &[NewEvent]) -> Option<(NewRow, DailyState)> {
+    let slo = &defs.slos[day.slo];
+    let mut state = DailyState::empty(slo);
+    state.set_tag(defs.tags[day.slo]);
+    for &k in &day.new {
+        let e = &events[k as usize];
+        // The SLO's jobs are sorted by id (definitions.rs): a job's index is its state position.
+        if let Ok(job) = slo
+            .jobs
+            .binary_search_by(|j| j.job_id.as_str().cmp(e.job_id.as_str()))
+        {
+            state.add(job, e.status, e.at, &e.run_id);
+        }
+    }
+    let row = state.row(slo, day.date)?;
+    Some((
+        NewRow {
+            row,
+            state: Some(state.encode()),
+        },
+        state,
+    ))
+}
+
+/// Whether a merged row may just have got its first start late or its completion from the
+/// statement's own events (`own`): its earliest start is one of them, or a job's earliest
+/// success is.
+fn merge_may_alert(own: &DailyState, written: &Written) -> bool {
+    let first_start = own.actuals().start.is_some()
+        && written.row.actual_start.map(|t| t.timestamp_micros()) == own.actuals().start;
+    let completed = written.row.actual_end.is_some()
+        && written
+            .state
+            .as_deref()
+            .and_then(DailyState::decode_any)
+            .is_some_and(|merged| {
+                merged
+                    .jobs()
+                    .iter()
+                    .zip(own.jobs())
+                    .any(|(m, o)| o.end.is_some() && m.end == o.end)
+            });
+    first_start || completed
 }
 
 /// True when the SLO's days are recomputed from all their events (intraday; or every SLO while
@@ -438,166 +608,40 @@ fn recomputed(slo: &SloDef, stateful: bool) -> bool {
     slo.schedule.window.is_some() || !stateful
 }
 
-/// The rows the events of the recomputed SLO days of `pass` call for, by SLO day; read with a
-/// new snapshot (their buckets' locks are held exclusively, so every event committed before is
-/// seen, and no other writer recomputes them meanwhile).
-fn recomputed_rows(
-    defs: &Definitions,
-    pass: &[Day],
-    stateful: bool,
-) -> HashMap<(usize, NaiveDate), Vec<PerformanceRow>> {
-    let days: Vec<(usize, NaiveDate)> = pass
-        .iter()
-        .filter(|day| recomputed(&defs.slos[day.slo], stateful))
-        .map(|day| (day.slo, day.date))
-        .collect();
-    let mut out = HashMap::new();
-    if days.is_empty() {
-        return out;
-    }
+/// The stored events of the given SLO days, by SLO day, read by a statement run fresh (their
+/// rows are locked, or their buckets' locks held exclusively, so every event whose effect is in
+/// a stored row is seen, and this transaction's own).
+fn day_events(defs: &Definitions, days: &[&Day]) -> HashMap<(usize, NaiveDate), Vec<EngineEvent>> {
     let keys: BTreeSet<(&str, NaiveDate)> = days
         .iter()
-        .flat_map(|&(i, d)| {
-            defs.slos[i]
+        .flat_map(|day| {
+            defs.slos[day.slo]
                 .jobs
                 .iter()
-                .map(move |j| (j.job_id.as_str(), d))
+                .map(move |j| (j.job_id.as_str(), day.date))
         })
         .collect();
-    let keys: Vec<(&str, NaiveDate, NaiveDate)> =
-        keys.into_iter().map(|(j, d)| (j, d, d)).collect();
-    let snapshot = ReadSnapshot::fresh();
-    let stored = direct_read::events(&keys, &snapshot);
-    snapshot.release();
-    let mut by_day: HashMap<(&str, NaiveDate), Vec<&EngineEvent>> = HashMap::new();
+    let keys: Vec<(&str, NaiveDate)> = keys.into_iter().collect();
+    let stored = crate::events::events(&keys, true);
+    let mut by_job_day: HashMap<(&str, NaiveDate), Vec<&EngineEvent>> = HashMap::new();
     for e in &stored {
-        by_day
+        by_job_day
             .entry((e.job_id.as_str(), e.business_date))
             .or_default()
             .push(e);
     }
-    let mut day_events: Vec<EngineEvent> = Vec::new();
-    for (i, date) in days {
-        let slo = &defs.slos[i];
-        day_events.clear();
-        for job in &slo.jobs {
-            if let Some(evs) = by_day.get(&(job.job_id.as_str(), date)) {
-                day_events.extend(evs.iter().map(|e| (*e).clone()));
-            }
-        }
-        if !day_events.is_empty() {
-            out.insert(
-                (i, date),
-                performance(std::slice::from_ref(slo), &day_events),
-            );
-        }
+    let mut out = HashMap::new();
+    for day in days {
+        let evs: Vec<EngineEvent> = defs.slos[day.slo]
+            .jobs
+            .iter()
+            .filter_map(|j| by_job_day.get(&(j.job_id.as_str(), day.date)))
+            .flatten()
+            .map(|e| (*e).clone())
+            .collect();
+        out.insert((day.slo, day.date), evs);
     }
     out
-}
-
-/// The state of a daily SLO day from all its events, read with a new snapshot: every event
-/// committed before (so every event whose effect is in the version of the row just found), and
-/// this transaction's own.
-fn daily_from_events(slo: &SloDef, date: NaiveDate) -> DailyState {
-    let keys: Vec<(&str, NaiveDate, NaiveDate)> = slo
-        .jobs
-        .iter()
-        .map(|j| (j.job_id.as_str(), date, date))
-        .collect();
-    let snapshot = ReadSnapshot::fresh();
-    let events = direct_read::events(&keys, &snapshot);
-    snapshot.release();
-    DailyState::from_events(slo, date, &events)
-}
-
-/// Brings one daily SLO day's row up to date: its state (stored, or rebuilt from the day's events
-/// when there is none for the SLO's jobs, when it was made under other definitions, or when
-/// asked) with the new events merged, written back unless nothing changed. A concurrent writer
-/// of the same row makes it start again from the version that writer left.
-fn write_daily(
-    writer: &mut Writer,
-    slo: &SloDef,
-    date: NaiveDate,
-    mode: Mode,
-    tag: u64,
-    new: &[&NewEvent],
-    changes: &mut Vec<(Option<PerformanceRow>, PerformanceRow)>,
-) {
-    loop {
-        let found = writer.find(&slo.slo_id, date, NaiveTime::MIN);
-        // A state is merged into while the definitions are those it was made under. After any
-        // change it is rebuilt once from the day's events: a job taken out of the SLO and put
-        // back would otherwise find a state of the same jobs that missed the job's events of
-        // the time between.
-        let stored = match (&found, mode) {
-            (Some(f), Mode::Merge) => f
-                .state
-                .as_deref()
-                .and_then(|b| DailyState::decode(slo, b))
-                .filter(|state| state.tag() == tag),
-            _ => None,
-        };
-        // So are the stored row's expected times.
-        let known_expected = match (&stored, &found) {
-            (Some(_), Some(f)) => Some((f.row.expected_start, f.row.expected_end)),
-            _ => None,
-        };
-        let mut state = match (stored, &found, mode) {
-            (Some(state), _, _) => state,
-            (None, None, Mode::Merge) => DailyState::empty(slo),
-            _ => daily_from_events(slo, date),
-        };
-        state.set_tag(tag);
-        for e in new {
-            // The SLO's jobs are sorted by id (definitions.rs): a job's index is its state
-            // position.
-            if let Ok(job) = slo
-                .jobs
-                .binary_search_by(|j| j.job_id.as_str().cmp(e.job_id.as_str()))
-            {
-                state.add(job, e.status, e.at, &e.run_id);
-            }
-        }
-        let Some(row) = state.row_with_expected(slo, date, known_expected) else {
-            return;
-        };
-        let bytes = state.encode();
-        let written = match found {
-            Some(f) if f.row == row && f.state.as_deref() == Some(bytes.as_slice()) => return,
-            Some(f) => writer
-                .update(f.tid, &row, Some(&bytes))
-                .then(|| changes.push((Some(f.row), row))),
-            None => writer
-                .insert(&row, Some(&bytes))
-                .then(|| changes.push((None, row))),
-        };
-        if written.is_some() {
-            return;
-        }
-    }
-}
-
-/// Writes a computed row (an intraday instance), replacing the stored one unless equal.
-fn write_row(
-    writer: &mut Writer,
-    row: PerformanceRow,
-    changes: &mut Vec<(Option<PerformanceRow>, PerformanceRow)>,
-) {
-    loop {
-        let found = writer.find(&row.slo_id, row.business_date, row.period_start);
-        let written = match found {
-            Some(f) if f.row == row && f.state.is_none() => return,
-            Some(f) => writer
-                .update(f.tid, &row, None)
-                .then(|| changes.push((Some(f.row), row.clone()))),
-            None => writer
-                .insert(&row, None)
-                .then(|| changes.push((None, row.clone()))),
-        };
-        if written.is_some() {
-            return;
-        }
-    }
 }
 
 /// The lock bucket of an SLO day: FNV-1a over the SLO id and the date, the same in every backend.

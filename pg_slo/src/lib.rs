@@ -12,9 +12,10 @@ mod calendar;
 mod calendar_cache;
 mod conv;
 mod definitions;
-mod direct_read;
 mod engine;
-mod perf_write;
+mod events;
+mod perf_rows;
+mod spi;
 mod worker;
 
 /// Called when the library is loaded: defines the settings and, when preloaded, the workers.
@@ -69,7 +70,10 @@ extension_sql_file!(
         "calendar",
         calendar::start_period,
         engine::job_status_after_insert,
-        engine::refresh_slo_days
+        engine::refresh_slo_days,
+        engine::day_rebuilds,
+        perf_rows::day_state_join,
+        perf_rows::day_states_join
     ]
 );
 

@@ -59,6 +59,24 @@ impl Calendar {
         })
     }
 
+    /// A fingerprint of the calendar's content (run weekdays, whether it runs on holidays, its
+    /// holidays and exceptions): equal calendars have equal fingerprints in every backend and
+    /// every build (FNV-1a over a fixed encoding).
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = crate::fnv::Fnv::new(b"calendar/1");
+        h.bytes(&[self.weekdays, u8::from(self.runs_on_holidays)]);
+        h.u64(self.holidays.len() as u64);
+        for d in &self.holidays {
+            h.i64(i64::from(d.num_days_from_ce()));
+        }
+        h.u64(self.exceptions.len() as u64);
+        for (d, runs) in &self.exceptions {
+            h.i64(i64::from(d.num_days_from_ce()));
+            h.bytes(&[u8::from(*runs)]);
+        }
+        h.finish()
+    }
+
     /// Whether `d` is a run date.
     pub fn is_run_date(&self, d: NaiveDate) -> bool {
         if let Some(&runs) = self.exceptions.get(&d) {

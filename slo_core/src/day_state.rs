@@ -18,10 +18,14 @@
 //! SLO's jobs change, a stored state no longer decodes, and the engine rebuilds it from the
 //! day's events.
 //!
-//! Beside the jobs, the state carries a tag of the definitions it was made under (the engine's
-//! generation of its definitions; opaque here): while it holds, the engine merges new events
-//! into the state and takes the expected times from the stored row; after a change of the
-//! definitions it rebuilds the state from the day's events.
+//! Beside the jobs, the state carries a tag of the definitions it was made under (the engine
+//! uses [`crate::engine::SloDef::fingerprint`]; opaque here): while it holds, the engine merges
+//! new events into the state and takes the expected times from the stored row; after a change
+//! of the SLO's definition it rebuilds the state from the day's events.
+//!
+//! Two states of the same SLO day made under the same tag join ([`DailyState::join`]) into the
+//! state of the union of their events: the engine writes a statement's own state into the
+//! stored one with that join, inside PostgreSQL's `INSERT ... ON CONFLICT DO UPDATE`.
 //!
 //! Encoding (little-endian), version 1: `1u8`, signature `u64`, tag `u64`, job count `u16`, then per job in
 //! the order of the SLO's job ids sorted: flags `u8` (bit 0: a start follows, bit 1: an end
@@ -52,6 +56,28 @@ impl JobAgg {
     fn is_empty(&self) -> bool {
         self.start.is_none() && self.end.is_none() && self.failed.is_empty()
     }
+}
+
+/// The tag of the daily states of an SLO: its definition's fingerprint
+/// ([`crate::engine::SloDef::fingerprint`]) and the version the database gives its definition
+/// at every change (so that a change undone, which restores the fingerprint, still changes the
+/// tag: events stored in between are then read again).
+pub fn tag(fingerprint: u64, version: i64) -> u64 {
+    let mut h = crate::fnv::Fnv::new(b"tag/1");
+    h.u64(fingerprint);
+    h.i64(version);
+    h.finish()
+}
+
+/// What a performance row shows of a daily state ([`DailyState::actuals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actuals {
+    /// The earliest start of any job.
+    pub start: Option<i64>,
+    /// The latest end, when every job has ended.
+    pub end: Option<i64>,
+    /// Distinct (job, run id) pairs that reported `fail`.
+    pub failed_runs: i64,
 }
 
 /// The state of one daily SLO day: what each of the SLO's jobs did, by the job's position among
@@ -175,6 +201,45 @@ impl DailyState {
         &self.jobs
     }
 
+    /// The join of two states of one SLO day: the state of the union of their events. `None`
+    /// when they cannot be joined: made for other jobs (signature) or under other definitions
+    /// (tag).
+    pub fn join(&self, other: &DailyState) -> Option<DailyState> {
+        if self.signature != other.signature
+            || self.tag != other.tag
+            || self.jobs.len() != other.jobs.len()
+        {
+            return None;
+        }
+        let mut joined = self.clone();
+        for (position, theirs) in other.jobs.iter().enumerate() {
+            if let Some(at) = theirs.start {
+                joined.add(position, Status::Start, at, "");
+            }
+            if let Some(at) = theirs.end {
+                joined.add(position, Status::Succeed, at, "");
+            }
+            for run in &theirs.failed {
+                joined.add(position, Status::Fail, 0, run);
+            }
+        }
+        Some(joined)
+    }
+
+    /// What the row shows of the state: the earliest start of any job, the latest end when every
+    /// job has ended (else `None`), and the failed runs (microseconds since 1970-01-01 UTC).
+    pub fn actuals(&self) -> Actuals {
+        Actuals {
+            start: self.jobs.iter().filter_map(|j| j.start).min(),
+            end: if self.jobs.iter().all(|j| j.end.is_some()) {
+                self.jobs.iter().filter_map(|j| j.end).max()
+            } else {
+                None
+            },
+            failed_runs: self.jobs.iter().map(|j| j.failed.len() as i64).sum(),
+        }
+    }
+
     /// The performance row of the SLO day (`None` before any event, or when the expected times
     /// cannot be computed: run days that run out of the calendar).
     pub fn row(&self, slo: &SloDef, business_date: NaiveDate) -> Option<PerformanceRow> {
@@ -204,21 +269,16 @@ impl DailyState {
             }
         };
         let instant = |us: i64| DateTime::<Utc>::from_timestamp_micros(us);
-        let actual_start = self.jobs.iter().filter_map(|j| j.start).min();
-        let actual_end = if self.jobs.iter().all(|j| j.end.is_some()) {
-            self.jobs.iter().filter_map(|j| j.end).max()
-        } else {
-            None
-        };
+        let actuals = self.actuals();
         Some(PerformanceRow {
             slo_id: slo.slo_id.clone(),
             business_date,
             period_start: NaiveTime::MIN,
             expected_start,
             expected_end,
-            actual_start: actual_start.and_then(instant),
-            actual_end: actual_end.and_then(instant),
-            failed_runs: self.jobs.iter().map(|j| j.failed.len() as i64).sum(),
+            actual_start: actuals.start.and_then(instant),
+            actual_end: actuals.end.and_then(instant),
+            failed_runs: actuals.failed_runs,
         })
     }
 
@@ -247,6 +307,12 @@ impl DailyState {
     /// The state stored for `slo`, or `None` when it is not one (another version, malformed,
     /// or made for other jobs of the SLO).
     pub fn decode(slo: &SloDef, bytes: &[u8]) -> Option<DailyState> {
+        Self::decode_any(bytes)
+            .filter(|s| s.signature == Self::signature(slo) && s.jobs.len() == slo.jobs.len())
+    }
+
+    /// A stored state, whatever SLO it was made for; `None` when the bytes are not one.
+    pub fn decode_any(bytes: &[u8]) -> Option<DailyState> {
         let mut r = Reader(bytes);
         if r.u8()? != VERSION {
             return None;
@@ -254,9 +320,6 @@ impl DailyState {
         let signature = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
         let tag = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
         let n = usize::from(r.u16()?);
-        if signature != Self::signature(slo) || n != slo.jobs.len() {
-            return None;
-        }
         let mut jobs = Vec::with_capacity(n);
         for _ in 0..n {
             let flags = r.u8()?;
@@ -483,6 +546,37 @@ mod tests {
     }
 
     proptest! {
+        /// The join of the states of two sets of events is the state of their union, whatever
+        /// the split, and through the stored form; states of other tags or jobs do not join.
+        #[test]
+        fn the_join_of_two_states_is_the_state_of_the_union(
+            events in proptest::collection::vec(arb_event(), 0..30),
+            split in any::<prop::sample::Index>(),
+            tag in any::<u64>(),
+        ) {
+            let slo = daily(&["c", "a", "b"]);
+            let date = d("2026-11-24");
+            let cut = split.index(events.len() + 1);
+            let state = |evs: &[EngineEvent]| {
+                let mut s = DailyState::from_events(&slo, date, evs);
+                s.set_tag(tag);
+                DailyState::decode_any(&s.encode()).unwrap()
+            };
+            let (left, right) = (state(&events[..cut]), state(&events[cut..]));
+            let whole = state(&events);
+            prop_assert_eq!(left.join(&right), Some(whole.clone()));
+            prop_assert_eq!(right.join(&left), Some(whole.clone()));
+            prop_assert_eq!(whole.join(&whole), Some(whole.clone()));
+            let mut empty = DailyState::empty(&slo);
+            empty.set_tag(tag);
+            prop_assert_eq!(whole.join(&empty), Some(whole.clone()));
+            let mut other_tag = right.clone();
+            other_tag.set_tag(tag.wrapping_add(1));
+            prop_assert_eq!(left.join(&other_tag), None);
+            let other_jobs = DailyState::from_events(&daily(&["a", "b"]), date, &events);
+            prop_assert_eq!(left.join(&other_jobs), None);
+        }
+
         /// Merging events one by one, in any order and with repeats, through the stored form,
         /// gives the state of their set, whose row is the reference row.
         #[test]

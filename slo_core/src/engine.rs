@@ -39,6 +39,45 @@ pub struct SloDef<'c> {
     pub jobs: Vec<SloJobDef>,
 }
 
+impl SloDef<'_> {
+    /// A fingerprint of everything the SLO's instances depend on: its time zone, its window, its
+    /// jobs with their offsets and day units, and its calendar (given as
+    /// [`crate::calendar::Calendar::fingerprint`], which callers compute once per calendar). The
+    /// engine tags each daily state with it: a state stays valid while the fingerprint holds, so
+    /// a change of another SLO, or a job that no SLO uses, invalidates nothing.
+    pub fn fingerprint(&self, calendar_fingerprint: u64) -> u64 {
+        let mut h = crate::fnv::Fnv::new(b"slo/1");
+        h.str(&self.slo_id);
+        h.str(self.schedule.time_zone.name());
+        match &self.schedule.window {
+            None => h.bytes(&[0]),
+            Some(w) => {
+                h.bytes(&[1]);
+                for t in [w.start, w.end] {
+                    h.i64((t - NaiveTime::MIN).num_microseconds().unwrap_or(0));
+                }
+                h.i64(w.period.num_microseconds().unwrap_or(0));
+            }
+        }
+        h.u64(calendar_fingerprint);
+        let mut jobs: Vec<&SloJobDef> = self.jobs.iter().collect();
+        jobs.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+        h.u64(jobs.len() as u64);
+        for j in jobs {
+            h.str(&j.job_id);
+            for o in [j.expected_start, j.expected_end] {
+                h.i64(o.days);
+                h.i64(o.micros);
+            }
+            h.bytes(&[match j.day_unit {
+                DayUnit::Calendar => 0,
+                DayUnit::Run => 1,
+            }]);
+        }
+        h.finish()
+    }
+}
+
 /// One job of an SLO (`slo.slo_job`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SloJobDef {
@@ -349,6 +388,39 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_fingerprint_changes_with_what_the_instances_depend_on_and_nothing_else() {
+        let slo = daily("s", &["a", "b"]);
+        let cal = weekdays().fingerprint();
+        let base = slo.fingerprint(cal);
+        // The order jobs are listed in, and a clone, change nothing.
+        assert_eq!(daily("s", &["b", "a"]).fingerprint(cal), base);
+        assert_eq!(slo.clone().fingerprint(cal), base);
+        let mut later_end = slo.clone();
+        later_end.jobs[1].expected_end = Offset::hours_minutes(1, 6, 0);
+        let mut run_days = slo.clone();
+        run_days.jobs[0].day_unit = DayUnit::Run;
+        let mut other_zone = slo.clone();
+        other_zone.schedule.time_zone = chrono_tz::Europe::London;
+        let other_calendar = Calendar::new(&[1, 2, 3, 4, 5], false, [], [])
+            .unwrap()
+            .fingerprint();
+        let changed = [
+            later_end.fingerprint(cal),
+            run_days.fingerprint(cal),
+            other_zone.fingerprint(cal),
+            daily("s", &["a", "b", "c"]).fingerprint(cal),
+            daily("s", &["a"]).fingerprint(cal),
+            intraday("s", &["a", "b"]).fingerprint(cal),
+            slo.fingerprint(other_calendar),
+        ];
+        for (i, f) in changed.iter().enumerate() {
+            assert_ne!(*f, base, "change {i}");
+        }
+        assert_ne!(cal, other_calendar);
+        assert_eq!(weekdays().fingerprint(), cal);
     }
 
     /// Intraday, New York, 06:00 to 09:00 every 30 minutes; each job expected from the period

@@ -19,6 +19,7 @@ pub mod day_state;
 pub mod definitions;
 pub mod engine;
 pub mod event;
+mod fnv;
 pub mod holiday;
 pub mod ident;
 pub mod schedule;

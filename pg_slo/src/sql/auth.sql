@@ -322,7 +322,9 @@ BEGIN
     SELECT * FROM (VALUES
       ('slo_api', 'pg_slo API and ingest adapters: insert job status, read definitions, ask slo.authenticate/slo.authorize.'),
       ('slo_reader', 'pg_slo BI readers: read the views of schema slo, nothing else.'),
-      ('slo_admin', 'pg_slo administrators: write definitions, clients and tokens; read everything; never write events.')
+      ('slo_admin', 'pg_slo administrators: write definitions, clients and tokens; read everything; never write events.'),
+      ('slo_engine', 'pg_slo''s engine: owns the trigger of slo.job_status and writes slo.slo_performance through SQL with '
+                     'its own rights only. Never grant it to a login role.')
     ) AS v(name, description)
   LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r.name) THEN
@@ -346,9 +348,7 @@ GRANT USAGE ON SCHEMA slo TO slo_api, slo_reader, slo_admin;
 -- What the trigger on slo.job_status writes on behalf of whoever inserts (jobs
 -- registered on their first event, alerts) goes through these functions, which
 -- run as the extension's owner: the API role may not write those tables itself. search_path is pinned, as for every
--- SECURITY DEFINER function. The trigger itself (Rust, engine.rs) runs as the
--- inserting role and writes performance rows directly, so the one-row insert
--- pays no switch of user or settings.
+-- SECURITY DEFINER function.
 -- ----------------------------------------------------------------------------
 ALTER FUNCTION slo.register_jobs(text[], text[])
   SECURITY DEFINER SET search_path = pg_catalog, slo, pg_temp;
@@ -363,7 +363,6 @@ GRANT EXECUTE ON FUNCTION
   slo.register_jobs(text[], text[]),
   slo.raise_instance_alerts(text[], date[], time[], timestamptz)
 TO slo_api;
-
 
 -- Nothing of auth is callable by PUBLIC except the hash rule.
 REVOKE EXECUTE ON FUNCTION
@@ -441,3 +440,25 @@ GRANT EXECUTE ON FUNCTION
   slo.denied_applications(text, text[]), slo.authorize(bytea, text), slo.issue_token(text, text[], bytea, text, timestamptz, text),
   slo.revoke_token(bigint), slo.revoke_client_tokens(text), slo.token_list(text)
 TO slo_admin;
+
+-- ----------------------------------------------------------------------------
+-- The engine. The trigger of slo.job_status (Rust, engine.rs) runs as slo_engine, a role that is
+-- neither a superuser nor the owner of any table: it reads the definitions and events, and
+-- writes slo.slo_performance through SQL with exactly these rights, so a DBA's privileges and
+-- row-security policies on slo.slo_performance apply to the engine as to any writer. The API role
+-- may insert events, never performance rows.
+-- ----------------------------------------------------------------------------
+GRANT USAGE ON SCHEMA slo TO slo_engine;
+GRANT SELECT ON slo.application, slo.job, slo.holiday, slo.calendar, slo.calendar_exception, slo.slo, slo.slo_job,
+  slo.definitions_generation, slo.slo_definition_version, slo.job_status
+  TO slo_engine;
+GRANT SELECT, INSERT, UPDATE ON slo.slo_performance TO slo_engine;
+GRANT EXECUTE ON FUNCTION
+  slo.register_jobs(text[], text[]),
+  slo.raise_instance_alerts(text[], date[], time[], timestamptz)
+TO slo_engine;
+ALTER FUNCTION slo.job_status_after_insert()
+  SECURITY DEFINER SET search_path = pg_catalog, slo, pg_temp;
+ALTER FUNCTION slo.job_status_after_insert() OWNER TO slo_engine;
+-- The calendar functions read the generation of the definitions, as the API's role calls them.
+GRANT SELECT ON slo.definitions_generation TO slo_api;

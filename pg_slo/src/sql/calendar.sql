@@ -146,6 +146,65 @@ COMMENT ON TRIGGER calendar_truncated ON slo.calendar IS 'Moves the definitions 
 COMMENT ON TRIGGER calendar_exception_truncated ON slo.calendar_exception IS 'Moves the definitions generation on.';
 COMMENT ON TRIGGER holiday_truncated ON slo.holiday IS 'Moves the definitions generation on.';
 
+-- The version of each SLO's definition: a new value (from the generation's sequence, never
+-- reused) whenever the SLO's row, its jobs or its calendar (exceptions, holidays) change. The
+-- engine tags each daily state with it (and with a fingerprint of the definition), so a change
+-- of one SLO invalidates the states of that SLO only, and a change undone (a job taken out of an
+-- SLO and put back) still invalidates them: events stored meanwhile are then read again.
+CREATE TABLE slo.slo_definition_version (
+  slo_id  text PRIMARY KEY REFERENCES slo.slo (slo_id) ON DELETE CASCADE ON UPDATE CASCADE,
+  version bigint NOT NULL
+);
+COMMENT ON TABLE slo.slo_definition_version IS
+  'Internal to the engine: for each SLO, a value that changes (never repeats) whenever its row, its jobs or its '
+  'calendar change. Daily states made under another version are rebuilt from their events.';
+COMMENT ON COLUMN slo.slo_definition_version.slo_id IS 'The SLO.';
+COMMENT ON COLUMN slo.slo_definition_version.version IS 'Changes whenever the SLO''s definition changes.';
+
+CREATE FUNCTION slo.mark_slos_changed(slo_ids text[]) RETURNS void
+LANGUAGE sql
+AS $$
+  INSERT INTO slo.slo_definition_version (slo_id, version)
+  SELECT s.slo_id, nextval('slo.definitions_generation_seq')
+  FROM slo.slo s WHERE s.slo_id = ANY ($1)
+  ORDER BY s.slo_id COLLATE "C"
+  ON CONFLICT (slo_id) DO UPDATE SET version = excluded.version;
+$$;
+COMMENT ON FUNCTION slo.mark_slos_changed(text[]) IS
+  'Gives the definitions of the given SLOs a new version (slo.slo_definition_version).';
+
+CREATE FUNCTION slo.slo_definition_changed() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'slo') THEN
+    PERFORM slo.mark_slos_changed(ARRAY(SELECT n.slo_id FROM new_rows n));
+  ELSIF TG_OP = 'UPDATE' THEN
+    PERFORM slo.mark_slos_changed(ARRAY(SELECT n.slo_id FROM new_rows n UNION SELECT o.slo_id FROM old_rows o));
+  ELSE
+    PERFORM slo.mark_slos_changed(ARRAY(SELECT o.slo_id FROM old_rows o));
+  END IF;
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION slo.slo_definition_changed() IS
+  'Statement trigger of slo.slo and slo.slo_job: marks the definitions of the SLOs concerned changed.';
+CREATE TRIGGER slo_inserted_version AFTER INSERT ON slo.slo
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_definition_changed();
+CREATE TRIGGER slo_updated_version AFTER UPDATE ON slo.slo
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_definition_changed();
+CREATE TRIGGER slo_job_inserted_version AFTER INSERT ON slo.slo_job
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_definition_changed();
+CREATE TRIGGER slo_job_updated_version AFTER UPDATE ON slo.slo_job
+  REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_definition_changed();
+CREATE TRIGGER slo_job_deleted_version AFTER DELETE ON slo.slo_job
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.slo_definition_changed();
+COMMENT ON TRIGGER slo_inserted_version ON slo.slo IS 'Gives new SLOs a definition version.';
+COMMENT ON TRIGGER slo_updated_version ON slo.slo IS 'Gives changed SLOs a new definition version.';
+COMMENT ON TRIGGER slo_job_inserted_version ON slo.slo_job IS 'Gives the SLOs concerned a new definition version.';
+COMMENT ON TRIGGER slo_job_updated_version ON slo.slo_job IS 'Gives the SLOs concerned a new definition version.';
+COMMENT ON TRIGGER slo_job_deleted_version ON slo.slo_job IS 'Gives the SLOs concerned a new definition version.';
+
 -- One trigger function for every definition change that can move run dates.
 CREATE FUNCTION slo.calendar_definition_changed() RETURNS trigger
 LANGUAGE plpgsql
@@ -182,13 +241,14 @@ BEGIN
   END IF;
   IF ids IS NOT NULL THEN
     PERFORM slo.refresh_run_dates(ids);
+    PERFORM slo.mark_slos_changed(ARRAY(SELECT s.slo_id FROM slo.slo s WHERE s.calendar_id = ANY (ids)));
   END IF;
   RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION slo.calendar_definition_changed() IS
-  'Statement trigger: moves the definitions generation on, and rebuilds slo.run_date for the calendars a change of '
-  'calendars, exceptions or holidays touches.';
+  'Statement trigger: moves the definitions generation on, rebuilds slo.run_date for the calendars a change of '
+  'calendars, exceptions or holidays touches, and marks the definitions of their SLOs changed.';
 
 CREATE TRIGGER calendar_inserted AFTER INSERT ON slo.calendar
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION slo.calendar_definition_changed();

@@ -13,17 +13,18 @@
 --     under transaction advisory locks on hash buckets of (slo_id,
 --     business_date), taken in bucket order; each recompute reads the events
 --     after the locks, with a fresh snapshot in READ COMMITTED;
---   * rows are read and written one key at a time, as INSERT ... ON CONFLICT
---     does: a row another transaction is writing is waited for, and a row
---     updated or inserted meanwhile makes the writer merge again into the
---     newer version. Under REPEATABLE READ or SERIALIZABLE PostgreSQL raises a
---     serialization failure instead of losing an update;
+--   * rows are written through SQL: one INSERT ... ON CONFLICT DO UPDATE per
+--     statement over all the SLO days it touches (perf_rows.rs), run through
+--     SPI with a plan kept for the backend's life. A daily row takes the join
+--     of its stored state and the statement's own (slo.day_state_join), so
+--     writers of one SLO day meet on PostgreSQL's row lock and each adds its
+--     events. Every constraint, trigger, foreign key, policy and privilege on
+--     slo.slo_performance applies to these writes as to any SQL writer's;
 --   * set-based: one statement trigger per INSERT/COPY statement, with the
 --     statement's new rows as a transition table. The trigger is Rust
---     (engine.rs): it reads the transition table directly, finds the SLOs of
---     each job from a per-backend cache of the definitions (definitions.rs),
---     and reads and writes rows through the heap and the executor's index
---     routines (perf_write.rs), in key order.
+--     (engine.rs): it reads the transition table directly (its own input),
+--     finds the SLOs of each job from a per-backend cache of the definitions
+--     (definitions.rs), and writes its rows in key order.
 -- ============================================================================
 
 CREATE TABLE slo.slo_performance (
@@ -55,19 +56,30 @@ COMMENT ON COLUMN slo.slo_performance.updated_at IS 'When the row last changed.'
 COMMENT ON COLUMN slo.slo_performance.engine_state IS
   'Internal to the engine, not for reports: what each job of a daily instance did (earliest start, earliest success, '
   'failed runs), merged with each new event. NULL for intraday instances and for rows without events; rebuilt from '
-  'slo.job_status when missing or made for other jobs of the SLO.';
+  'slo.job_status when missing, or made for other jobs or under other definitions of the SLO.';
 
 CREATE INDEX slo_performance_business_date_idx ON slo.slo_performance (business_date, slo_id);
 COMMENT ON INDEX slo.slo_performance_business_date_idx IS 'Reads a whole business day (today''s report) fast.';
 
 -- ---- The engine's locks (Rust: engine.rs) ----------------------------------------------------
--- Every writer of slo.slo_performance from events holds one of the writers' locks (shared) for
--- its transaction; writers that recompute intraday SLO days from their events also hold the
--- transaction advisory locks of the days' buckets of (slo_id, business_date). Deleting or
--- renaming an SLO, and slo.recompute, take them all, exclusively.
+-- Writers of slo.slo_performance from events hold the transaction advisory locks of their SLO
+-- days' buckets of (slo_id, business_date): shared to merge daily states, exclusive to
+-- recompute intraday SLO days from their events. Deleting or renaming an SLO, and
+-- slo.recompute, take them all, exclusively.
 COMMENT ON FUNCTION slo.lock_slo_days(text[], date[]) IS
-  'Takes the engine''s locks of the given SLO days: a writers'' lock (shared) and the transaction advisory locks of '
-  'their buckets (128 buckets, in order), as a writer that recomputes SLO days from their events holds them.';
+  'Takes the engine''s locks of the given SLO days (the transaction advisory locks of their buckets, 128 buckets, '
+  'in order, exclusively), as a writer that recomputes SLO days from their events holds them.';
+
+-- ---- Daily states (Rust: perf_rows.rs, engine.rs) -------------------------------------------
+COMMENT ON FUNCTION slo.day_states_join(bytea, bytea) IS
+  'Internal to the engine: true when two daily states (slo_performance.engine_state) were made for the same jobs '
+  'under the same definitions of their SLO, so that they can be joined.';
+COMMENT ON FUNCTION slo.day_state_join(bytea, bytea) IS
+  'Internal to the engine: the join of two daily states (the state of the union of their events) and the columns '
+  'of the performance row it derives (actual_start, actual_end, failed_runs).';
+COMMENT ON FUNCTION slo.day_rebuilds() IS
+  'How many daily SLO days this backend has rebuilt from all their events instead of merging new events into their '
+  'stored state: for tests and diagnostics.';
 COMMENT ON FUNCTION slo.lock_all_slo_days() IS
   'Takes every lock of the engine, exclusively, in order: for changes that concern all SLO days (recompute, deleting '
   'an SLO); every other writer of slo.slo_performance waits until the transaction ends.';

@@ -230,9 +230,9 @@ WHERE lower(slo_id) = 'od-data-for-dss' AND business_date = '2026-04-13';
 RESET enable_seqscan;
 DROP INDEX slo.slo_performance_lower_idx;
 
--- ---- A DEFERRABLE unique constraint a DBA adds is refused, not silently unchecked ----------------
--- (its check at commit is a trigger the executor queues; the engine writes rows as ON CONFLICT
--- does, which cannot take one as its arbiter): the insert fails whole, and stores nothing.
+-- ---- A DEFERRABLE unique constraint a DBA adds on the key is refused, not silently unchecked ------
+-- (the engine writes rows with INSERT ... ON CONFLICT, which PostgreSQL refuses to run with a
+-- deferrable arbiter): the insert fails whole, and stores nothing.
 ALTER TABLE slo.slo_performance ADD CONSTRAINT slo_performance_deferred_key
   UNIQUE (slo_id, business_date, period_start) DEFERRABLE INITIALLY DEFERRED;
 TRUNCATE ev;
