@@ -2,8 +2,9 @@
 # The test command: installs what the build needs (skipping what is there), installs the
 # extension into the local PostgreSQL, and runs every test tier:
 #   1. formatting and lints;
-#   2. extension tests: pg_regress against the system cluster (pg_slo/tests/pg_regress), and the
-#      release checks (scripts/upgrade_test.sh);
+#   2. extension tests: pg_regress against the system cluster (pg_slo/tests/pg_regress), the
+#      isolation specs (pg_slo/tests/isolation, pg_isolation_regress: sessions interleaved in
+#      open transactions), and the release checks (scripts/upgrade_test.sh);
 #   3. schema-driven fuzzing of the HTTP API (scripts/api_fuzz.sh: schemathesis, no 5xx);
 #   4. unit and property tests (slo_core, api; hostile input included), API integration tests
 #      (api/tests, one database per test) and end-to-end tests (tests/tests, the real pg-slo
@@ -28,6 +29,9 @@ cargo clippy --locked -p pg_slo --all-targets -- -D warnings
 
 log "extension tests (pg_regress)"
 "$ROOT/scripts/pg_regress.sh"
+
+log "extension concurrency tests (pg_isolation_regress)"
+"$ROOT/scripts/isolation.sh"
 
 log "extension release checks (released scripts unchanged, upgrades keep data)"
 "$ROOT/scripts/upgrade_test.sh"
