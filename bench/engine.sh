@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Engine benchmark (issue 4), every figure beside a baseline measured in the same run:
 #  1. single-row inserts into slo.job_status from 16 connections (pgbench) against the same
-#     inserts into a trigger-less copy of the table, in alternating rounds (goal: ratio >= 0.7);
+#     inserts into a trigger-less copy of the table, in alternating rounds (goal through the executor, issue 17: ratio >= 0.6);
 #  2. COPY of 1,095,000 events (500 SLOs, 1,500 jobs, a year) against the same COPY into the
-#     trigger-less copy (goal: ratio >= 0.33);
+#     trigger-less copy (goal through the executor, issue 17: ratio >= 0.5);
 #  3. slo.evaluate with 2,000 SLOs (a quarter intraday), and reading a whole day's report.
 # Needs the extension installed (bench/run.sh installs a release build first).
 set -euo pipefail
@@ -39,9 +39,9 @@ for r in $(seq 1 "$ROUNDS"); do
   printf '   round %d: engine %6.0f tps, trigger-less %6.0f tps, ratio %.2f\n' "$r" "$o" "$p" "${ratios[-1]}"
 done
 q=$(printf '%s\n' "${ratios[@]}" | median)
-printf '   median: engine %.0f tps, trigger-less %.0f tps, ratio %.2f (goal >= 0.7)\n' \
+printf '   median: engine %.0f tps, trigger-less %.0f tps, ratio %.2f (goal >= 0.6)\n' \
   "$(printf '%s\n' "${ourss[@]}" | median)" "$(printf '%s\n' "${plains[@]}" | median)" "$q"
-summary "engine: single-row inserts, 16 connections, of trigger-less" "$(printf '%.2f' "$q")" ">= 0.7" "$(at_least "$q" 0.7)"
+summary "engine: single-row inserts, 16 connections, of trigger-less" "$(printf '%.2f' "$q")" ">= 0.6" "$(at_least "$q" 0.6)"
 
 echo "2. COPY of 1,095,000 events (500 SLOs x 3 jobs x 365 days x start+succeed)"
 psql -d "$DB" -qc "TRUNCATE bench_plain; TRUNCATE slo.job_status; TRUNCATE slo.slo_performance"
@@ -49,10 +49,10 @@ cols="app_id, job_id, status, status_time, business_date, run_id, host_id"
 copy_plain=$(ms "COPY bench_plain ($cols) FROM '/tmp/pg_slo_bench_events.csv' WITH (FORMAT csv);")
 copy_ours=$(ms "COPY slo.job_status ($cols) FROM '/tmp/pg_slo_bench_events.csv' WITH (FORMAT csv);")
 rows=$(psql -d "$DB" -tAc "SELECT count(*) FROM slo.slo_performance")
-printf '   %-34s %10.0f ms (%s performance rows)\n   %-34s %10.0f ms\n   ratio (plain time / engine time) %s (goal >= 0.33)\n' \
+printf '   %-34s %10.0f ms (%s performance rows)\n   %-34s %10.0f ms\n   ratio (plain time / engine time) %s (goal >= 0.5)\n' \
   "slo.job_status (engine)" "$copy_ours" "$rows" "trigger-less copy" "$copy_plain" "$(ratio "$copy_plain" "$copy_ours")"
 q=$(ratio "$copy_plain" "$copy_ours")
-summary "engine: COPY of 1,095,000 events, of trigger-less" "$q" ">= 0.33" "$(at_least "$q" 0.33)"
+summary "engine: COPY of 1,095,000 events, of trigger-less" "$q" ">= 0.5" "$(at_least "$q" 0.5)"
 
 echo "3. slo.evaluate with 2,000 SLOs (500 intraday), as of 2025-07-01 12:00 New York"
 first=$(ms "SELECT slo.evaluate('2025-07-01 12:00-04');")

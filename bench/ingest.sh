@@ -9,7 +9,7 @@
 #     INSERT ... ON CONFLICT DO NOTHING into bench_plain from 32 connections (pgbench -M
 #     prepared) (goal: ratio >= 0.6);
 #  2. batches of 1,000 events per request (8 connections) against the same 1,000 rows as one
-#     INSERT ... SELECT FROM generate_series(1, 1000) (8 connections) (goal: ratio >= 0.5);
+#     INSERT ... SELECT FROM generate_series(1, 1000) (8 connections) (goal through the executor, issue 17: ratio >= 0.45);
 #     1 and 2 also run, for reference, the same pgbench inserts into slo.job_status itself (the
 #     engine's trigger, no HTTP): API/engine is the API's own share of the gap;
 #  3. p50 and p99 latency of single events at half the median rate of 1, paced by wrk's delay()
@@ -127,10 +127,10 @@ for r in $(seq 1 "$ROUNDS"); do
   printf '   round %d: API %6.0f events/s, direct %6.0f events/s, ratio %.2f; engine %6.0f events/s, API/engine %.2f\n' \
     "$r" "$a" "$d" "${q2[-1]}" "$e" "${k2[-1]}"
 done
-printf '   median: API %.0f events/s, direct %.0f events/s, ratio %.2f (goal >= 0.5); engine %.0f events/s, API/engine %.2f\n' \
+printf '   median: API %.0f events/s, direct %.0f events/s, ratio %.2f (goal >= 0.45); engine %.0f events/s, API/engine %.2f\n' \
   "$(med "${a2[@]}")" "$(med "${d2[@]}")" "$(med "${q2[@]}")" "$(med "${e2[@]}")" "$(med "${k2[@]}")"
 q=$(med "${q2[@]}")
-summary "HTTP ingest: batches of 1,000, 8 connections, of direct" "$(printf '%.2f' "$q")" ">= 0.5" "$(at_least "$q" 0.5)"
+summary "HTTP ingest: batches of 1,000, 8 connections, of direct" "$(printf '%.2f' "$q")" ">= 0.45" "$(at_least "$q" 0.45)"
 
 half=$(printf '%.0f' "$(div "$max" 2)")
 echo "3. latency of single events at $half req/s (half the median API rate of 1), $C1 connections:"

@@ -4,8 +4,10 @@
 //!
 //! - [`TestDb`]: the database of one test; [`DbProxy`]: a TCP proxy that plays an outage.
 //! - [`kafka`]: topics and an acknowledging producer on the test broker (`PG_SLO_TEST_KAFKA`).
+//! - [`cluster`]: a scratch PostgreSQL cluster of a test's own.
 //! - [`process`]: the real `pg-slo` binary as a child process, its JSON log lines collected.
 
+pub mod cluster;
 pub mod kafka;
 pub mod process;
 pub mod webhook;

@@ -14,110 +14,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tests::cluster::Cluster;
 use tests::process;
 use tests::TestDb;
 
-const BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// A PostgreSQL cluster of the test's own, run as the postgres user; removed when dropped.
-struct Cluster {
-    dir: PathBuf,
-    port: u16,
-}
-
-fn as_postgres(args: &[&str]) -> std::process::Output {
-    Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .args(args)
-        .output()
-        .expect("runuser runs")
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("pg_slo_restart_{}", uuid::Uuid::new_v4().simple()));
-        let status = Command::new("install")
-            .args(["-d", "-o", "postgres", "-g", "postgres"])
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let data = dir.join("data");
-        let out = as_postgres(&[
-            &format!("{BIN}/initdb"),
-            "-D",
-            data.to_str().unwrap(),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let conf = format!(
-            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n",
-            dir.display()
-        );
-        let mut existing = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
-        existing.push_str(&conf);
-        std::fs::write(data.join("postgresql.conf"), existing).unwrap();
-        let cluster = Cluster { dir, port };
-        cluster.pg_ctl(&["start"]);
-        cluster
-    }
-
-    fn pg_ctl(&self, args: &[&str]) {
-        let data = self.dir.join("data");
-        let log = self.dir.join("server.log");
-        let mut all = vec![
-            format!("{BIN}/pg_ctl"),
-            "-D".into(),
-            data.display().to_string(),
-            "-l".into(),
-            log.display().to_string(),
-            "-w".into(),
-        ];
-        all.extend(args.iter().map(|a| a.to_string()));
-        let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        let out = as_postgres(&all);
-        assert!(
-            out.status.success(),
-            "pg_ctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        format!(
-            "host=127.0.0.1 port={} user=postgres dbname=postgres",
-            self.port
-        )
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.dir.join("data");
-        let _ = as_postgres(&[
-            &format!("{BIN}/pg_ctl"),
-            "-D",
-            data.to_str().unwrap(),
-            "-m",
-            "immediate",
-            "stop",
-        ]);
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// Events of the overdraft job for business dates 1 to 30 January 2020 (the recompute below
 /// covers exactly those days, each of which has events): a start and a success each day, and
@@ -167,7 +67,7 @@ async fn performance(db: &TestDb) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_immediate_restart_of_postgresql_under_load_loses_no_acknowledged_event() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start("restart", "");
     let db = TestDb::on(&cluster.url()).await;
     db.define_overdraft_slo("od-data", "UTC", "1 day 00:30", "1 day 03:00", "0")
         .await;
