@@ -3,25 +3,31 @@
 //!
 //! Touches the files named (read), the reject file (written), the terminal (a progress bar on
 //! standard error, hidden when it is not a terminal) and PostgreSQL: writes `slo.job_status`
-//! (and, through `slo.recompute`, `slo.slo_performance`); reads `slo.application` and `slo.job`.
+//! (only through [`crate::event_writer`]; and, through `slo.recompute`, `slo.slo_performance`);
+//! asks `slo.job_ownership_problems` (the ownership rule) and `slo.denied_applications`.
 //!
 //! Every line is checked by the API's rules (`slo_core::parse_events`) and the ownership rule,
 //! so the backfill refuses exactly what `POST /v1/job-status` refuses. A reader thread parses
 //! while the database loads the previous batch. Each batch is one transaction: `COPY` (binary)
 //! into a temporary staging table, then one `INSERT ... SELECT ... ORDER BY` the event key
-//! `ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING` into `slo.job_status`, so the
-//! duplicate rule holds and the engine's statement trigger runs once per batch, set-based.
+//! `ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING` into `slo.job_status`
+//! ([`crate::event_writer::insert_staged`]), so the duplicate rule holds and the engine's
+//! statement trigger runs once per batch, set-based. When a constraint of the database that the
+//! product does not check itself (a DBA's `CHECK`) refuses that statement, the batch is loaded
+//! again one event at a time, each in a savepoint, and the refused lines are rejected (rule
+//! `database_constraint`), as the API's `422` refuses them.
 //! An interrupted backfill can be run again: what was loaded is counted as duplicates.
 
 use crate::auth::writer::{WriterAuthArgs, WriterIdentity};
 use crate::dbconn::DbArgs;
-use crate::store::{denied_applications, load_ownership};
+use crate::event_writer::{self, Inserted, Poster};
+use crate::store::denied_applications;
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Map, Value};
-use slo_core::event::{denied_violations, ownership_violations, EVENT_FIELDS};
+use slo_core::event::{denied_violations, EVENT_FIELDS};
 use slo_core::JobStatusEvent;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -31,7 +37,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tracing::instrument;
 
@@ -210,12 +215,7 @@ async fn load(
         let bytes = bytes.clone();
         tokio::task::spawn_blocking(move || read_all(inputs, batch_size, &bytes, &tx))
     };
-    client
-        .batch_execute(
-            "CREATE TEMP TABLE IF NOT EXISTS pg_slo_backfill_stage (
-               app_id text, job_id text, status text, status_time timestamptz, business_date date,
-               run_id text, host_id text, period_start time) ON COMMIT DELETE ROWS",
-        )
+    event_writer::create_backfill_stage(&*client)
         .await
         .context("creating the staging table")?;
     let mut rejects = RejectFile::new(&args.reject_file);
@@ -284,9 +284,28 @@ struct Loaded {
     last: Option<NaiveDate>,
 }
 
-/// Loads one batch in one transaction; returns what it did. A job
-/// registered concurrently under another application makes the insert fail: the batch is
-/// checked again and retried.
+/// How the events of a batch are inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Insert {
+    /// `COPY` into the staging table and one statement: the fast way.
+    Staged,
+    /// One statement per event, each in a savepoint: after a constraint of the database refused
+    /// the staged statement, so that only the lines it refuses are rejected.
+    EachAlone,
+}
+
+/// What one try of a batch came to.
+#[derive(Debug)]
+enum Attempt {
+    Loaded(Loaded),
+    /// A job was registered concurrently under another application: check the batch again.
+    OwnershipChanged,
+    /// A constraint of the database refused the staged statement: load it one event at a time.
+    EachAlone,
+}
+
+/// Loads one batch in one transaction; returns what it did. A job registered concurrently under
+/// another application makes the insert fail: the batch is checked again and retried.
 async fn load_batch(
     client: &mut deadpool_postgres::Client,
     batch: &Batch,
@@ -295,37 +314,47 @@ async fn load_batch(
     if batch.events.is_empty() {
         return Ok(Loaded::default());
     }
+    let mut insert = Insert::Staged;
     let mut tries = 0;
     loop {
         tries += 1;
-        let tx = client.transaction().await?;
-        let result = match try_load_batch(&tx, batch, identity).await {
-            Ok(r) => tx.commit().await.map(|()| r),
-            Err(e) => Err(e), // dropping the transaction rolls it back
-        };
-        match result {
-            Ok(r) => return Ok(r),
-            Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) && tries < 5 => {
-                tracing::info!(
-                    "a job was registered concurrently under another application; checking the batch again"
-                );
+        let mut tx = client.transaction().await.context("loading a batch")?;
+        // Dropping the transaction without a commit rolls it back.
+        match try_load_batch(&mut tx, batch, identity, insert)
+            .await
+            .context("loading a batch")?
+        {
+            Attempt::Loaded(r) => {
+                tx.commit().await.context("loading a batch")?;
+                return Ok(r);
             }
-            Err(e) => return Err(anyhow::Error::new(e).context("loading a batch")),
+            Attempt::EachAlone => {
+                tracing::info!(
+                    "a database constraint refused the batch; loading it one event at a time"
+                );
+                insert = Insert::EachAlone;
+            }
+            Attempt::OwnershipChanged if tries < 5 => tracing::info!(
+                "a job was registered concurrently under another application; checking the batch again"
+            ),
+            Attempt::OwnershipChanged => anyhow::bail!(
+                "loading a batch: jobs kept being registered concurrently under other applications"
+            ),
         }
     }
 }
 
 async fn try_load_batch(
-    client: &deadpool_postgres::Transaction<'_>,
+    client: &mut deadpool_postgres::Transaction<'_>,
     batch: &Batch,
     identity: &WriterIdentity,
-) -> Result<Loaded, tokio_postgres::Error> {
+    insert: Insert,
+) -> Result<Attempt, tokio_postgres::Error> {
     // The ownership rule and the client's applications, inside the transaction.
-    let known = load_ownership(client, &batch.events).await?;
-    let mut violations = ownership_violations(&batch.events, &known);
+    let mut violations = event_writer::ownership(&*client, &batch.events).await?;
     let client_id = identity.client_id();
     if let Some(c) = client_id {
-        let denied = denied_applications(client, c, &batch.events).await?;
+        let denied = denied_applications(&*client, c, &batch.events).await?;
         violations.extend(denied_violations(&batch.events, c, &denied));
     }
     let mut refused_at = vec![false; batch.events.len()];
@@ -338,6 +367,9 @@ async fn try_load_batch(
             .or_default()
             .push(json!({"field": v.field, "rule": v.rule.code(), "message": v.message}));
     }
+    if insert == Insert::EachAlone {
+        return load_each_alone(client, batch, client_id, refused_at, problems).await;
+    }
     let refused: Vec<Reject> = problems
         .into_iter()
         .map(|(i, p)| Reject {
@@ -346,10 +378,11 @@ async fn try_load_batch(
         })
         .collect();
     let sink = client
-        .copy_in(
-            "COPY pg_slo_backfill_stage (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start) \
+        .copy_in(&format!(
+            "COPY {} (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start) \
              FROM STDIN (FORMAT binary)",
-        )
+            event_writer::BACKFILL_STAGE
+        ))
         .await?;
     let writer = BinaryCopyInWriter::new(
         sink,
@@ -389,26 +422,71 @@ async fn try_load_batch(
         staged += 1;
     }
     writer.finish().await?;
-    // The API's insert, from the staging table: sorted by the event key (no deadlock with
-    // concurrent writers), repeated events skipped, one statement so the engine's trigger
+    // The one writer's statement from the staging table: sorted by the event key (no deadlock
+    // with concurrent writers), repeated events skipped, one statement so the engine's trigger
     // computes each touched SLO day once.
-    let stored = client
-        .execute(
-            "INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id) \
-             SELECT app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, $1::text \
-             FROM pg_slo_backfill_stage \
-             ORDER BY job_id COLLATE \"C\", business_date, run_id COLLATE \"C\", status COLLATE \"C\", status_time \
-             ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING",
-            &[&client_id],
-        )
-        .await?;
-    Ok(Loaded {
+    let stored = match event_writer::insert_staged(&*client, client_id).await? {
+        Ok(stored) => stored,
+        Err(Inserted::Constraint(_)) => return Ok(Attempt::EachAlone),
+        Err(_) => return Ok(Attempt::OwnershipChanged),
+    };
+    Ok(Attempt::Loaded(Loaded {
         stored,
         duplicates: staged - stored,
         refused,
         first,
         last,
-    })
+    }))
+}
+
+/// The batch's events that passed the checks, each with a statement of its own in a savepoint:
+/// those a constraint of the database refuses are rejected (rule `database_constraint`).
+async fn load_each_alone(
+    client: &mut deadpool_postgres::Transaction<'_>,
+    batch: &Batch,
+    client_id: Option<&str>,
+    refused_at: Vec<bool>,
+    mut problems: std::collections::BTreeMap<usize, Vec<Value>>,
+) -> Result<Attempt, tokio_postgres::Error> {
+    // Checked above for the client, inside this transaction.
+    let poster = match client_id {
+        Some(c) => Poster::Allowed(c),
+        None => Poster::Anonymous,
+    };
+    let mut loaded = Loaded::default();
+    for (i, (e, refused)) in batch.events.iter().zip(&refused_at).enumerate() {
+        if *refused {
+            continue;
+        }
+        let savepoint = client.transaction().await?;
+        match event_writer::insert(&savepoint, std::slice::from_ref(e), poster).await? {
+            Inserted::Stored(o) => {
+                savepoint.commit().await?;
+                loaded.stored += o.accepted;
+                loaded.duplicates += o.duplicates;
+                let d = e.business_date();
+                loaded.first = Some(loaded.first.map_or(d, |f| f.min(d)));
+                loaded.last = Some(loaded.last.map_or(d, |l| l.max(d)));
+            }
+            Inserted::Constraint(c) => {
+                savepoint.rollback().await?;
+                let v = c.violation(1);
+                problems
+                    .entry(i)
+                    .or_default()
+                    .push(json!({"field": v.field, "rule": v.rule.code(), "message": v.message}));
+            }
+            Inserted::Refused | Inserted::Denied(_) => return Ok(Attempt::OwnershipChanged),
+        }
+    }
+    loaded.refused = problems
+        .into_iter()
+        .map(|(i, p)| Reject {
+            origin: batch.origins[i].clone(),
+            problems: Value::Array(p),
+        })
+        .collect();
+    Ok(Attempt::Loaded(loaded))
 }
 
 /// The reject file, created at the first refused line.

@@ -11,20 +11,22 @@
 //! Each request keeps its own answer. A single event is either new (`accepted`) or a repeat
 //! (`duplicates`), so the one statement, autocommitted, is all or nothing for each request. A
 //! repeat skips the trigger (`ON CONFLICT DO NOTHING`), so repeats are checked for their
-//! application after the statement, as [`crate::store::insert_statement`] does for one event.
-//! When the statement is refused as a whole (the trigger found an unknown application or a job
-//! of another application among the new events), nothing of it was stored and every request of
-//! the group is stored alone, which answers each with its own `201` or `422`.
+//! application after the statement (`slo.job_ownership_problems`), as
+//! [`crate::event_writer::insert`] does for one event. When the statement is refused as a whole
+//! (the trigger found an unknown application or a job of another application among the new
+//! events, or a constraint of the database failed it), nothing of it was stored and every
+//! request of the group is stored alone, which answers each with its own `201` or `422`.
 //!
 //! Only events whose poster needs no question to the extension come here (authentication off,
 //! or a client the extension allowed the event's application within the cache bound).
 //!
-//! Touches PostgreSQL (through the pool) and nothing else.
+//! Touches PostgreSQL (through the pool, and only with the statements of
+//! [`crate::event_writer`]) and nothing else.
 
 use crate::error::ApiError;
+use crate::event_writer::{self, event_key, EventKey, InsertOutcome, Poster};
 use crate::metrics::Metrics;
-use crate::store::{self, InsertOutcome, Poster};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::store;
 use deadpool_postgres::Pool;
 use slo_core::JobStatusEvent;
 use std::collections::HashMap;
@@ -33,31 +35,6 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// Events one statement takes at most.
 pub const MAX_GROUP: usize = 256;
-
-/// The group's rows, sorted by the event key (concurrent writers take their index locks in one
-/// order); returns the rows it stored.
-const INSERT_GROUP: &str = "INSERT INTO slo.job_status
-  (app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id)
-SELECT e.app_id, e.job_id, e.status, e.status_time, e.business_date, e.run_id, e.host_id, e.period_start, e.client_id
-FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::text[], $7::text[], $8::time[], $9::text[])
-     AS e(app_id, job_id, status, status_time, business_date, run_id, host_id, period_start, client_id)
-ORDER BY e.job_id COLLATE \"C\", e.business_date, e.run_id COLLATE \"C\", e.status COLLATE \"C\", e.status_time
-ON CONFLICT ON CONSTRAINT job_status_event_key DO NOTHING
-RETURNING app_id, job_id, business_date, run_id, status, status_time";
-
-/// An event's identity as stored: its application and its event key.
-type Key = (String, String, NaiveDate, String, String, DateTime<Utc>);
-
-fn key(e: &JobStatusEvent) -> Key {
-    (
-        e.app_id().as_str().to_owned(),
-        e.job_id().as_str().to_owned(),
-        e.business_date(),
-        e.run_id().as_str().to_owned(),
-        e.status().as_str().to_owned(),
-        e.status_time(),
-    )
-}
 
 /// One waiting request: its event, who posts it, and where its answer goes.
 struct Waiting {
@@ -89,7 +66,7 @@ impl GroupCommit {
     }
 
     /// Stores one event of a poster already allowed (`Poster::Anonymous` or `Poster::Allowed`);
-    /// answers once it is committed, as [`store::insert_events`] does.
+    /// answers once it is committed, as [`event_writer::store`] does.
     pub async fn insert(
         &self,
         event: &JobStatusEvent,
@@ -168,41 +145,11 @@ async fn store_group(pool: &Pool, group: &[Waiting]) -> Vec<Result<InsertOutcome
         return store_each_alone(&mut client, group).await;
     }
     let n = group.len();
-    let mut cols = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for w in group {
-        let e = &w.event;
-        cols.0.push(e.app_id().as_str());
-        cols.1.push(e.job_id().as_str());
-        cols.2.push(e.status().as_str());
-        cols.3.push(e.status_time());
-        cols.4.push(e.business_date());
-        cols.5.push(e.run_id().as_str());
-        cols.6.push(e.host_id().as_str());
-        cols.7.push(e.period_start());
-        cols.8.push(w.client_id.as_deref());
-    }
-    let stored = async {
-        let statement = client.prepare_cached(INSERT_GROUP).await?;
-        client
-            .query(
-                &statement,
-                &[
-                    &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7, &cols.8,
-                ],
-            )
-            .await
-    }
-    .await;
+    let rows: Vec<(&JobStatusEvent, Option<&str>)> = group
+        .iter()
+        .map(|w| (&w.event, w.client_id.as_deref()))
+        .collect();
+    let stored = event_writer::insert_group(&client, &rows).await;
     let rows = match stored {
         Ok(rows) => rows,
         // Refused as a whole (nothing stored): each request alone gets its own answer.
@@ -217,22 +164,14 @@ async fn store_group(pool: &Pool, group: &[Waiting]) -> Vec<Result<InsertOutcome
     };
     // Which requests the stored rows belong to (a request repeating another of the group is a
     // duplicate of it).
-    let mut stored: HashMap<Key, usize> = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let k: Key = (
-            row.get(0),
-            row.get(1),
-            row.get(2),
-            row.get(3),
-            row.get(4),
-            row.get(5),
-        );
+    let mut stored: HashMap<EventKey, usize> = HashMap::with_capacity(rows.len());
+    for k in rows {
         *stored.entry(k).or_default() += 1;
     }
     let mut accepted = vec![false; n];
     let mut repeats: Vec<usize> = Vec::new();
     for (i, w) in group.iter().enumerate() {
-        match stored.get_mut(&key(&w.event)) {
+        match stored.get_mut(&event_key(&w.event)) {
             Some(left) if *left > 0 => {
                 *left -= 1;
                 accepted[i] = true;
@@ -241,24 +180,29 @@ async fn store_group(pool: &Pool, group: &[Waiting]) -> Vec<Result<InsertOutcome
         }
     }
     // Repeats skipped the trigger: those naming an unknown application or a job of another
-    // application are refused, as a first delivery would have been.
+    // application are refused, as a first delivery would have been. They are asked about
+    // together: a repeat's job is registered (its first delivery registered it), so each
+    // answer is the one it would get alone.
     let mut refused: HashMap<usize, ApiError> = HashMap::new();
     if !repeats.is_empty() {
         let events: Vec<JobStatusEvent> = repeats.iter().map(|&i| group[i].event.clone()).collect();
-        match store::load_ownership(&client, &events).await {
-            Ok(known) => {
-                for (k, &i) in repeats.iter().enumerate() {
-                    let one = std::slice::from_ref(&events[k]);
-                    let violations = slo_core::event::ownership_violations(one, &known);
-                    if !violations.is_empty() {
-                        refused.insert(
-                            i,
-                            ApiError::Invalid {
-                                is_batch: false,
-                                violations,
-                            },
-                        );
-                    }
+        match event_writer::ownership(&client, &events).await {
+            Ok(violations) => {
+                let mut of_request: HashMap<usize, Vec<slo_core::Violation>> = HashMap::new();
+                for mut v in violations {
+                    let Some(k) = v.index else { continue };
+                    v.index = Some(0);
+                    of_request.entry(repeats[k]).or_default().push(v);
+                }
+                for (i, violations) in of_request {
+                    let is_batch = false;
+                    refused.insert(
+                        i,
+                        ApiError::Invalid {
+                            is_batch,
+                            violations,
+                        },
+                    );
                 }
             }
             Err(e) => {
@@ -295,7 +239,7 @@ async fn store_each_alone(
             Some(c) => Poster::Allowed(c),
             None => Poster::Anonymous,
         };
-        answers.push(store::answer(client, std::slice::from_ref(&w.event), poster).await);
+        answers.push(event_writer::store_on(client, std::slice::from_ref(&w.event), poster).await);
     }
     answers
 }

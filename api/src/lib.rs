@@ -7,7 +7,8 @@
 //! - [`telemetry`]: `tracing` set-up (text or JSON, one switch).
 //! - [`startup`]: builds the router and the server; exposes the bound port for tests.
 //! - [`routes`]: the HTTP handlers, one module per resource.
-//! - [`store`]: the database: connection pool and the job-status repository.
+//! - [`store`]: the database: connection pool, and whether a client may post.
+//! - [`event_writer`]: the one writer of `slo.job_status`: every statement that inserts events.
 //! - [`group_commit`]: single events of concurrent requests stored together, one commit.
 //! - [`error`]: the one error type of the HTTP boundary, rendered as problem+json.
 //! - [`observe`]: per-request span, request id and the one log line per request.
@@ -32,6 +33,7 @@ pub mod dbconn;
 pub mod definitions;
 pub mod demo;
 pub mod error;
+pub mod event_writer;
 pub mod group_commit;
 pub mod ingest;
 pub mod kafka;

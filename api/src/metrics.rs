@@ -8,8 +8,8 @@
 //! application instance has its own registry. Touches the request's route, the response's
 //! extensions, the pool's status, and `slo.slo_performance_report` (read only).
 
+use crate::event_writer::InsertOutcome;
 use crate::startup::AppState;
-use crate::store::InsertOutcome;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;

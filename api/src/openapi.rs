@@ -1,6 +1,6 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document of the HTTP API, generated with utoipa from the
 //! handlers' `#[utoipa::path]` attributes and the types that the handlers really return
-//! ([`crate::store::InsertOutcome`], [`crate::error::Problem`]). The job-status body is parsed
+//! ([`crate::event_writer::InsertOutcome`], [`crate::error::Problem`]). The job-status body is parsed
 //! by hand (`slo_core::parse_events`, every problem collected), so its schema is described here
 //! field by field; a test checks that it lists exactly `slo_core::event::EVENT_FIELDS`.
 //! Touches nothing: the document is built once and served as is.
@@ -108,7 +108,7 @@ pub struct Health {
         JobStatusBodySchema,
         JobStatusEventSchema,
         StatusSchema,
-        crate::store::InsertOutcome,
+        crate::event_writer::InsertOutcome,
         crate::error::Problem,
         crate::error::ProblemItem,
         Health

@@ -10,7 +10,6 @@ use crate::ident::Identifier;
 use crate::violation::{Rule, Violation};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SubsecRound, Utc};
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// The most events one request may carry.
@@ -505,57 +504,74 @@ impl<'a> EventParser<'a> {
     }
 }
 
-/// What the database knows of a batch's applications and jobs, for [`ownership_violations`].
-#[derive(Debug, Clone, Default)]
-pub struct Ownership {
-    /// Application ids that exist.
-    pub applications: HashSet<String>,
-    /// Registered jobs and the application each belongs to.
-    pub job_owner: HashMap<String, String>,
+/// One row of `slo.job_ownership_problems(jobs, apps)`, the database function that is the one
+/// home of the rule "a job belongs to its application": the event at `index` (0-based here; the
+/// function's `ord` is 1-based) breaks it. This crate does not decide the rule; it only words
+/// the rows for people ([`ownership_violations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnershipProblem {
+    /// The event's index in the batch.
+    pub index: usize,
+    /// [`Rule::UnknownApplication`] or [`Rule::JobOfOtherApplication`].
+    pub rule: Rule,
+    /// For [`Rule::JobOfOtherApplication`], the application the job belongs to (registered, or
+    /// the one a first delivery registers it under).
+    pub owner: Option<String>,
+}
+
+impl OwnershipProblem {
+    /// The problem of the function's row (`ord` 1-based, `rule` its code), or `None` when the row
+    /// names no event of `events` or a rule this crate does not know.
+    pub fn from_row(
+        events: &[JobStatusEvent],
+        ord: i32,
+        rule: &str,
+        owner: Option<String>,
+    ) -> Option<Self> {
+        let index = usize::try_from(ord).ok()?.checked_sub(1)?;
+        if index >= events.len() {
+            return None;
+        }
+        let rule = match rule {
+            "unknown_application" => Rule::UnknownApplication,
+            "job_of_other_application" => Rule::JobOfOtherApplication,
+            _ => return None,
+        };
+        Some(OwnershipProblem { index, rule, owner })
+    }
 }
 
 /// The events of a batch that name an unknown application, or a job that belongs to another
-/// application. A job seen for the first time is registered under the smallest known
-/// application id among the batch's events for it (as the database's trigger does), so the
-/// batch's other applications for that job are refused too.
-pub fn ownership_violations(events: &[JobStatusEvent], known: &Ownership) -> Vec<Violation> {
-    let mut first_owner: HashMap<&str, &str> = HashMap::new();
-    for e in events {
-        let (job, app) = (e.job_id.as_str(), e.app_id.as_str());
-        if known.applications.contains(app) && !known.job_owner.contains_key(job) {
-            first_owner
-                .entry(job)
-                .and_modify(|owner| *owner = (*owner).min(app))
-                .or_insert(app);
-        }
-    }
-    let mut violations = Vec::new();
-    for (index, e) in events.iter().enumerate() {
-        let (job, app) = (e.job_id.as_str(), e.app_id.as_str());
-        if !known.applications.contains(app) {
-            violations.push(Violation::field(
-                index,
-                "app_id",
-                Rule::UnknownApplication,
-                format!("names no known application ({app:?})"),
-            ));
-            continue;
-        }
-        let owner = known
-            .job_owner
-            .get(job)
-            .map(String::as_str)
-            .or_else(|| first_owner.get(job).copied());
-        if let Some(owner) = owner.filter(|owner| *owner != app) {
-            violations.push(Violation::field(
-                index,
-                "job_id",
-                Rule::JobOfOtherApplication,
-                format!("job {job:?} belongs to application {owner:?}, not {app:?}"),
-            ));
-        }
-    }
-    violations
+/// application, as the database found them (`slo.job_ownership_problems`), worded for the
+/// `422`: one violation per problem, by index and field, in the order given.
+pub fn ownership_violations(
+    events: &[JobStatusEvent],
+    problems: &[OwnershipProblem],
+) -> Vec<Violation> {
+    problems
+        .iter()
+        .filter_map(|p| {
+            let e = events.get(p.index)?;
+            let (job, app) = (e.job_id.as_str(), e.app_id.as_str());
+            Some(match p.rule {
+                Rule::UnknownApplication => Violation::field(
+                    p.index,
+                    "app_id",
+                    Rule::UnknownApplication,
+                    format!("names no known application ({app:?})"),
+                ),
+                rule => Violation::field(
+                    p.index,
+                    "job_id",
+                    rule,
+                    format!(
+                        "job {job:?} belongs to application {:?}, not {app:?}",
+                        p.owner.as_deref().unwrap_or_default()
+                    ),
+                ),
+            })
+        })
+        .collect()
 }
 
 /// The events of a batch whose application the client may not post for, given the applications
@@ -966,40 +982,21 @@ mod tests {
         parse_events(&body, now()).unwrap().events.remove(0)
     }
 
-    fn known(apps: &[&str], jobs: &[(&str, &str)]) -> Ownership {
-        Ownership {
-            applications: apps.iter().map(|a| a.to_string()).collect(),
-            job_owner: jobs
-                .iter()
-                .map(|(j, a)| (j.to_string(), a.to_string()))
-                .collect(),
-        }
-    }
-
     #[test]
-    fn events_of_known_jobs_under_their_application_pass_the_ownership_check() {
-        let events = [
-            event("overdrafts", "od-calc"),
-            event("overdrafts", "od-new"),
-        ];
-        assert!(ownership_violations(
-            &events,
-            &known(&["overdrafts"], &[("od-calc", "overdrafts")])
-        )
-        .is_empty());
-    }
-
-    #[test]
-    fn an_unknown_application_and_a_job_of_another_application_are_named() {
+    fn the_rows_of_the_ownership_function_are_worded_by_index_and_field() {
         let events = [
             event("overdrafts", "od-calc"),
             event("nope", "x"),
             event("deposits", "od-calc"),
         ];
-        let v = ownership_violations(
-            &events,
-            &known(&["overdrafts", "deposits"], &[("od-calc", "overdrafts")]),
-        );
+        let problems: Vec<OwnershipProblem> = [
+            (2, "unknown_application", None),
+            (3, "job_of_other_application", Some("overdrafts".to_owned())),
+        ]
+        .into_iter()
+        .filter_map(|(ord, rule, owner)| OwnershipProblem::from_row(&events, ord, rule, owner))
+        .collect();
+        let v = ownership_violations(&events, &problems);
         let got: Vec<_> = v
             .iter()
             .map(|v| (v.index, v.field.as_deref(), v.rule))
@@ -1011,18 +1008,27 @@ mod tests {
                 (Some(2), Some("job_id"), Rule::JobOfOtherApplication)
             ]
         );
+        assert!(v[0].message.contains("\"nope\""), "{}", v[0].message);
+        assert!(
+            v[1].message.contains("\"overdrafts\", not \"deposits\""),
+            "{}",
+            v[1].message
+        );
     }
 
     #[test]
-    fn a_new_job_named_under_two_applications_in_one_batch_belongs_to_the_smallest_app_id() {
-        let events = [event("overdrafts", "new-job"), event("deposits", "new-job")];
-        let v = ownership_violations(&events, &known(&["overdrafts", "deposits"], &[]));
-        assert_eq!(v.len(), 1);
+    fn a_row_of_no_event_or_of_an_unknown_rule_is_not_a_problem() {
+        let events = [event("overdrafts", "od-calc")];
         assert_eq!(
-            (v[0].index, v[0].rule),
-            (Some(0), Rule::JobOfOtherApplication)
+            OwnershipProblem::from_row(&events, 0, "unknown_application", None),
+            None
         );
-        assert!(v[0].message.contains("\"deposits\""), "{}", v[0].message);
+        assert_eq!(
+            OwnershipProblem::from_row(&events, 2, "unknown_application", None),
+            None
+        );
+        assert_eq!(OwnershipProblem::from_row(&events, 1, "other", None), None);
+        assert!(ownership_violations(&events, &[]).is_empty());
     }
 
     #[test]

@@ -48,11 +48,15 @@ pub enum Rule {
     JobOfOtherApplication,
     /// `app_id` names an application the posting client may not post for (a `403`, not a `422`).
     ApplicationNotAllowed,
+    /// A constraint of the database that the product does not check itself (for example a
+    /// `CHECK` a DBA added to `slo.job_status` or `slo.slo_performance`) refused the rows the
+    /// event makes; the message names the constraint and its table. Nothing was stored.
+    DatabaseConstraint,
 }
 
 impl Rule {
     /// Every rule, in declaration order.
-    pub const ALL: [Rule; 20] = [
+    pub const ALL: [Rule; 21] = [
         Rule::NotAnObject,
         Rule::EmptyBatch,
         Rule::BatchTooLarge,
@@ -73,6 +77,7 @@ impl Rule {
         Rule::UnknownApplication,
         Rule::JobOfOtherApplication,
         Rule::ApplicationNotAllowed,
+        Rule::DatabaseConstraint,
     ];
 
     /// The stable code of the rule, as it appears in problem documents.
@@ -98,6 +103,7 @@ impl Rule {
             Rule::UnknownApplication => "unknown_application",
             Rule::JobOfOtherApplication => "job_of_other_application",
             Rule::ApplicationNotAllowed => "application_not_allowed",
+            Rule::DatabaseConstraint => "database_constraint",
         }
     }
 }
@@ -194,6 +200,7 @@ mod tests {
             Rule::UnknownApplication => 17,
             Rule::JobOfOtherApplication => 18,
             Rule::ApplicationNotAllowed => 19,
+            Rule::DatabaseConstraint => 20,
         };
         for (i, r) in Rule::ALL.iter().enumerate() {
             assert_eq!(position(*r), i);

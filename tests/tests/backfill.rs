@@ -350,3 +350,56 @@ async fn on_a_terminal_the_backfill_shows_its_progress_and_off_one_it_prints_non
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn lines_a_database_constraint_refuses_are_rejected_naming_it_and_the_others_are_stored() {
+    let db = TestDb::new().await;
+    db.client()
+        .await
+        .batch_execute(
+            "ALTER TABLE slo.job_status ADD CONSTRAINT dba_check CHECK (host_id <> 'forbidden-host')",
+        )
+        .await
+        .unwrap();
+    let mut forbidden = event("r2", "start", "2026-11-17T00:40:00-05:00");
+    forbidden["host_id"] = json!("forbidden-host");
+    let lines = [
+        event("r1", "start", "2026-11-17T00:30:00-05:00").to_string(),
+        forbidden.to_string(),
+        event("r1", "succeed", "2026-11-17T01:30:00-05:00").to_string(),
+        event("r3", "start", "2026-11-17T00:50:00-05:00").to_string(),
+    ];
+    let dir =
+        std::env::temp_dir().join(format!("pg-slo-backfill-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("history.ndjson");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let reject_file = dir.join("rejects.ndjson");
+    let args = [
+        "--insecure-no-auth",
+        file.to_str().unwrap(),
+        "--reject-file",
+        reject_file.to_str().unwrap(),
+    ];
+    let out = backfill(&db, &args, None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit 2: a line was rejected; {stdout}; {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("read 4: stored 3, duplicates 0, rejected 1"),
+        "{stdout}"
+    );
+    assert_eq!(
+        rejects(&reject_file),
+        vec![(2, vec!["database_constraint".to_owned()])]
+    );
+    let reject = std::fs::read_to_string(&reject_file).unwrap();
+    assert!(reject.contains("dba_check"), "{reject}");
+    assert!(!reject.contains("violates"), "{reject}");
+    assert_eq!(db.events().await.len(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

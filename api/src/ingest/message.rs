@@ -25,6 +25,9 @@ pub enum Reason {
     JobOfOtherApplication,
     /// The client the event is posted as may not post for its application.
     Unauthorized,
+    /// A constraint of the database that the product does not check itself refused the event's
+    /// rows (a `422` at the API).
+    DatabaseConstraint,
 }
 
 impl Reason {
@@ -39,6 +42,7 @@ impl Reason {
             Reason::UnknownApplication => "unknown_application",
             Reason::JobOfOtherApplication => "job_of_other_application",
             Reason::Unauthorized => "unauthorized",
+            Reason::DatabaseConstraint => "database_constraint",
         }
     }
 }
@@ -135,7 +139,7 @@ pub fn decode(payload: Option<&[u8]>, now: DateTime<Utc>) -> Result<JobStatusEve
     }
 }
 
-/// The reason for an event refused by the ownership check (`slo_core::event::ownership_violations`).
+/// The reason for an event refused by the ownership rule (`slo.job_ownership_problems`).
 pub fn ownership_unstorable(violations: &[&Violation]) -> Unstorable {
     let reason = if violations
         .iter()
@@ -156,6 +160,14 @@ impl Unstorable {
     pub fn unauthorized(violation: &Violation) -> Unstorable {
         Unstorable {
             reason: Reason::Unauthorized,
+            problems: vec![Problem::from(violation)],
+        }
+    }
+
+    /// A constraint of the database refused the event's rows (a `422` at the API).
+    pub fn database_constraint(violation: &Violation) -> Unstorable {
+        Unstorable {
+            reason: Reason::DatabaseConstraint,
             problems: vec![Problem::from(violation)],
         }
     }
@@ -228,6 +240,7 @@ mod tests {
             Reason::EmptyMessage,
             Reason::JobOfOtherApplication,
             Reason::Unauthorized,
+            Reason::DatabaseConstraint,
         ] {
             assert_eq!(serde_json::to_value(r).unwrap(), json!(r.code()));
         }

@@ -1,10 +1,16 @@
 //! The consumer's repository: one poll's messages stored in ONE transaction with the consumer
-//! position (`slo.ingest_position`), the events (through the API's insert path,
-//! [`crate::store::insert_statement`]) and the dead letters (`slo.ingest_dead_letter`).
+//! position (`slo.ingest_position`), the events (through the one writer of events,
+//! [`crate::event_writer::insert`]) and the dead letters (`slo.ingest_dead_letter`).
 //!
-//! May touch PostgreSQL only. Writes `slo.job_status`, `slo.ingest_position` and
-//! `slo.ingest_dead_letter`; reads `slo.application` and `slo.job` for the ownership check, and
-//! asks `slo.denied_applications` what each event's client may not post for (authentication on).
+//! May touch PostgreSQL only. Writes `slo.ingest_position` and `slo.ingest_dead_letter`, and
+//! `slo.job_status` through [`crate::event_writer`] only; asks `slo.job_ownership_problems`
+//! (through it) about the ownership rule, and `slo.denied_applications` what each event's client
+//! may not post for (authentication on).
+//!
+//! A constraint of the database that the product does not check itself (a DBA's `CHECK`)
+//! refuses a message for good, as the API's `422` does: the batch is stored again with each
+//! event in a savepoint of its own, and the refused ones become dead letters (reason
+//! `database_constraint`).
 //!
 //! Fencing: the transaction locks the position rows of the batch's partitions first and skips
 //! every message below them. A consumer that lost a partition in a rebalance and still stores
@@ -14,10 +20,11 @@
 
 use super::message::{ownership_unstorable, Unstorable};
 use crate::auth::writer::WriterIdentity;
-use crate::store::{denied_applications, insert_statement, load_ownership, Inserted, Poster};
+use crate::event_writer::{self, Inserted, Poster};
+use crate::store::denied_applications;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool, PoolError};
-use slo_core::event::{denied_violations, ownership_violations};
+use slo_core::event::denied_violations;
 use slo_core::JobStatusEvent;
 use std::collections::{BTreeMap, HashMap};
 use tracing::instrument;
@@ -105,8 +112,43 @@ pub async fn store_batch(
     batch: &[Received],
     identity: &WriterIdentity,
 ) -> Result<BatchOutcome, StoreError> {
+    match store_batch_as(pool, group, topic, batch, identity, Insert::Together).await? {
+        Some(outcome) => Ok(outcome),
+        // A constraint of the database refused the events stored together (nothing of the
+        // batch was committed): again, each event alone, so that only the refused ones become
+        // dead letters.
+        None => store_batch_as(pool, group, topic, batch, identity, Insert::EachAlone)
+            .await?
+            .ok_or(StoreError::OwnershipChanged),
+    }
+}
+
+/// An event to store, with the message it came in.
+type Posted<'m> = (&'m Received, JobStatusEvent);
+
+/// How the events of a batch are inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Insert {
+    /// One statement per client: the cheapest. A constraint of the database that refuses it
+    /// makes the batch answer `None` (nothing committed).
+    Together,
+    /// One statement per event, each in a savepoint: an event a constraint of the database
+    /// refuses becomes a dead letter.
+    EachAlone,
+}
+
+/// [`store_batch`], the events inserted as `insert` says; `None` when a constraint of the
+/// database refused events inserted together (nothing committed).
+async fn store_batch_as(
+    pool: &Pool,
+    group: &str,
+    topic: &str,
+    batch: &[Received],
+    identity: &WriterIdentity,
+    insert: Insert,
+) -> Result<Option<BatchOutcome>, StoreError> {
     let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
+    let mut tx = client.transaction().await?;
 
     // 1. Lock the partitions' positions (creating them at 0), in partition order.
     let mut partitions: Vec<i32> = batch.iter().map(|m| m.partition).collect();
@@ -148,8 +190,7 @@ pub async fn store_batch(
     let violations = if events.is_empty() {
         Vec::new()
     } else {
-        let known = load_ownership(&tx, &events).await?;
-        ownership_violations(&events, &known)
+        event_writer::ownership(&tx, &events).await?
     };
     let mut refused: BTreeMap<usize, Vec<&slo_core::Violation>> = BTreeMap::new();
     for v in &violations {
@@ -180,28 +221,24 @@ pub async fn store_batch(
 
     // 4. Authorization, inside the transaction: with authentication on, the extension is asked
     //    what each client may not post for, and those events become dead letters.
-    let mut allowed: Vec<(Option<&str>, Vec<JobStatusEvent>)> = Vec::with_capacity(good.len());
+    let mut allowed: Vec<(Option<&str>, Vec<Posted>)> = Vec::with_capacity(good.len());
     for (client_id, received) in good {
         let events: Vec<JobStatusEvent> = received.iter().map(|(_, e)| (*e).clone()).collect();
         let denied = match (identity, client_id) {
             (WriterIdentity::Client(_), Some(c)) => denied_applications(&tx, c, &events).await?,
             _ => Vec::new(),
         };
-        if denied.is_empty() {
-            allowed.push((client_id, events));
-            continue;
-        }
         let c = client_id.unwrap_or_default();
-        let mut kept = Vec::with_capacity(events.len());
         let mut refused_at: HashMap<usize, slo_core::Violation> =
             denied_violations(&events, c, &denied)
                 .into_iter()
                 .filter_map(|v| v.index.map(|i| (i, v)))
                 .collect();
-        for (i, (m, event)) in received.iter().enumerate() {
+        let mut kept = Vec::with_capacity(events.len());
+        for (i, ((m, _), event)) in received.iter().zip(events).enumerate() {
             match refused_at.remove(&i) {
                 Some(v) => dead.push((m, Unstorable::unauthorized(&v))),
-                None => kept.push((*event).clone()),
+                None => kept.push((*m, event)),
             }
         }
         if !kept.is_empty() {
@@ -209,19 +246,44 @@ pub async fn store_batch(
         }
     }
 
-    // 5. The events, through the API's insert path, with the client each is posted as.
-    for (client_id, events) in &allowed {
+    // 5. The events, through the one writer of events, with the client each is posted as. The
+    //    extension is not asked here (the API asked it before publishing): a refusal by the
+    //    ownership rule means a job's owner changed since step 3.
+    for (client_id, received) in &allowed {
         let poster = match client_id {
             Some(c) => Poster::Allowed(c),
             None => Poster::Anonymous,
         };
-        match insert_statement(&tx, events, poster).await? {
-            Inserted::Stored(o) => {
-                outcome.stored += o.accepted;
-                outcome.duplicates += o.duplicates;
+        if insert == Insert::Together {
+            let events: Vec<JobStatusEvent> = received.iter().map(|(_, e)| e.clone()).collect();
+            match event_writer::insert(&tx, &events, poster).await? {
+                Inserted::Stored(o) => {
+                    outcome.stored += o.accepted;
+                    outcome.duplicates += o.duplicates;
+                }
+                Inserted::Refused | Inserted::Denied(_) => {
+                    return Err(StoreError::OwnershipChanged)
+                }
+                Inserted::Constraint(_) => return Ok(None),
             }
-            // The extension is not asked here (the API asked it before publishing).
-            Inserted::Refused | Inserted::Denied(_) => return Err(StoreError::OwnershipChanged),
+            continue;
+        }
+        for (m, event) in received {
+            let savepoint = tx.transaction().await?;
+            match event_writer::insert(&savepoint, std::slice::from_ref(event), poster).await? {
+                Inserted::Stored(o) => {
+                    savepoint.commit().await?;
+                    outcome.stored += o.accepted;
+                    outcome.duplicates += o.duplicates;
+                }
+                Inserted::Refused | Inserted::Denied(_) => {
+                    return Err(StoreError::OwnershipChanged)
+                }
+                Inserted::Constraint(c) => {
+                    savepoint.rollback().await?;
+                    dead.push((*m, Unstorable::database_constraint(&c.violation(1))));
+                }
+            }
         }
     }
 
@@ -250,7 +312,7 @@ pub async fn store_batch(
     .await?;
     tx.commit().await?;
     outcome.next_offsets = parts.into_iter().zip(nexts).collect();
-    Ok(outcome)
+    Ok(Some(outcome))
 }
 
 async fn insert_dead_letters<C: GenericClient>(

@@ -2,9 +2,10 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::event_writer::{self, Poster};
 use crate::publish::PublishOutcome;
 use crate::startup::AppState;
-use crate::store::{self, Poster};
+use crate::store;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -35,7 +36,7 @@ use std::time::Instant;
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Stored and committed. A repeated event is counted as a duplicate and stored once.",
-         body = crate::store::InsertOutcome),
+         body = crate::event_writer::InsertOutcome),
         (status = 202, description = "Publishing mode (`pg-slo serve --publish`): every event was acknowledged by Kafka; `pg-slo ingest kafka` stores it.",
          body = crate::publish::PublishOutcome),
         (status = 400, description = "The body is not well-formed JSON.",
@@ -49,7 +50,7 @@ use std::time::Instant;
          body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is declared as something other than JSON.",
          body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Well-formed JSON that breaks a rule; every problem listed in `errors`. Nothing was stored.",
+        (status = 422, description = "Well-formed JSON that breaks a rule; every problem listed in `errors` (rule `database_constraint`: a constraint of the database, named in the message, refused the rows). Nothing was stored.",
          body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "The client posts faster than its rate limit. Nothing was stored.",
          body = crate::error::Problem, content_type = "application/problem+json",
@@ -124,7 +125,7 @@ pub async fn post_job_status(
         (Some(group), [event], Poster::Allowed(client_id)) => {
             group.insert(event, Some(client_id)).await?
         }
-        _ => store::insert_events(&state.pool, &batch.events, poster).await?,
+        _ => event_writer::store(&state.pool, &batch.events, poster).await?,
     };
     tracing::info!(
         accepted = outcome.accepted,

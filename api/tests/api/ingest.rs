@@ -214,3 +214,46 @@ async fn two_consumers_storing_the_same_messages_at_once_store_and_dead_letter_e
         20
     );
 }
+
+#[tokio::test]
+async fn an_event_a_database_constraint_refuses_is_a_dead_letter_and_the_rest_of_the_batch_is_stored(
+) {
+    let db = TestDb::new().await;
+    db.client()
+        .await
+        .batch_execute(
+            "ALTER TABLE slo.job_status ADD CONSTRAINT dba_check CHECK (host_id <> 'forbidden-host')",
+        )
+        .await
+        .unwrap();
+    let pool = pool(&db);
+    let batch = vec![
+        message(0, 0, &run(1)),
+        message(0, 1, &event_with("host_id", json!("forbidden-host"))),
+        message(0, 2, &run(2)),
+    ];
+    let outcome = store_batch(&pool, "g", "t", &batch, &ANONYMOUS)
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.stored, outcome.duplicates, outcome.dead_lettered),
+        (2, 0, 1),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.next_offsets, [(0, 3)].into_iter().collect());
+    assert_eq!(db.events().await.len(), 2);
+    let problems: Value = db
+        .client()
+        .await
+        .query_one(
+            "SELECT problems FROM slo.ingest_dead_letter WHERE reason = 'database_constraint' AND message_offset = 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(problems[0]["rule"], "database_constraint", "{problems}");
+    let message = problems[0]["message"].as_str().unwrap();
+    assert!(message.contains("\"dba_check\""), "{message}");
+    assert!(!message.contains("violates"), "{message}");
+}

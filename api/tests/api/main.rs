@@ -2,6 +2,7 @@
 //! database with `CREATE EXTENSION pg_slo`, and the real application on a free port.
 
 mod auth;
+mod constraints;
 mod definitions;
 mod demo;
 mod group_commit;

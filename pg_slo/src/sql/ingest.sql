@@ -40,7 +40,7 @@ CREATE TABLE slo.ingest_dead_letter (
   payload          bytea NULL,
   reason           text NOT NULL CONSTRAINT ingest_dead_letter_reason_check CHECK (reason IN (
                      'empty_message', 'not_utf8', 'malformed_json', 'not_one_event', 'invalid_event',
-                     'unknown_application', 'job_of_other_application', 'unauthorized')),
+                     'unknown_application', 'job_of_other_application', 'unauthorized', 'database_constraint')),
   problems         jsonb NOT NULL DEFAULT '[]',
   message_time     timestamptz NULL,
   dead_lettered_at timestamptz NOT NULL DEFAULT now(),
@@ -60,7 +60,9 @@ COMMENT ON COLUMN slo.ingest_dead_letter.payload IS 'The message value, byte for
 COMMENT ON COLUMN slo.ingest_dead_letter.reason IS
   'Why it cannot be stored: empty_message, not_utf8, malformed_json, not_one_event (an array or a scalar), '
   'invalid_event (a rule of the API is broken; see problems), unknown_application, job_of_other_application, '
-  'unauthorized (the client the event is posted as may not post for its application: a 403 at the API).';
+  'unauthorized (the client the event is posted as may not post for its application: a 403 at the API), '
+  'database_constraint (a constraint of the database refused the event''s rows, one the product does not check itself: '
+  'a 422 at the API).';
 COMMENT ON COLUMN slo.ingest_dead_letter.problems IS
   'Every problem found, as the API lists them: [{"field", "rule", "message"}] (empty for bad bytes).';
 COMMENT ON COLUMN slo.ingest_dead_letter.message_time IS 'The message''s Kafka timestamp, when it had one.';

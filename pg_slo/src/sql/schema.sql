@@ -190,29 +190,70 @@ COMMENT ON COLUMN slo.job_status.period_start IS 'The nominal period of an intra
 COMMENT ON COLUMN slo.job_status.received_at IS 'When the database stored the row.';
 COMMENT ON COLUMN slo.job_status.client_id IS 'Who sent it, when authentication is on.';
 
+-- The one home of the rule "a job belongs to its application": every (jobs[i], apps[i]) pair
+-- that breaks it. slo.register_jobs (the trigger on slo.job_status) refuses by it, and every
+-- writer of events asks it after a statement with repeats, which ON CONFLICT DO NOTHING lets
+-- skip the trigger. A job not registered yet belongs to the least known application, byte-wise
+-- (COLLATE "C"), that names it among the pairs: slo.register_jobs registers it under that one.
+CREATE FUNCTION slo.job_ownership_problems(jobs text[], apps text[])
+RETURNS TABLE (ord int, field text, rule text, owner text, detail text)
+LANGUAGE sql STABLE AS $$
+  WITH pair AS (
+    SELECT u.ord::int AS ord, u.job_id, u.app_id,
+           EXISTS (SELECT 1 FROM slo.application a WHERE a.app_id = u.app_id) AS app_known,
+           (SELECT j.app_id FROM slo.job j WHERE j.job_id = u.job_id) AS registered
+    FROM unnest(jobs, apps) WITH ORDINALITY AS u(job_id, app_id, ord)
+  ), owned AS (
+    SELECT p.ord, p.job_id, p.app_id, p.app_known,
+           coalesce(p.registered COLLATE "C",
+                    min(p.app_id COLLATE "C") FILTER (WHERE p.app_known) OVER (PARTITION BY p.job_id)) AS owner
+    FROM pair p
+  )
+  SELECT o.ord, 'app_id', 'unknown_application', NULL::text,
+         format('application %s does not exist (job_status.app_id must name a row of slo.application)', o.app_id)
+  FROM owned o
+  WHERE NOT o.app_known
+  UNION ALL
+  SELECT o.ord, 'job_id', 'job_of_other_application', o.owner::text,
+         format('job %s belongs to application %s, not %s', o.job_id, o.owner, o.app_id)
+  FROM owned o
+  WHERE o.app_known AND o.owner <> o.app_id COLLATE "C"
+  ORDER BY 1
+$$;
+COMMENT ON FUNCTION slo.job_ownership_problems(text[], text[]) IS
+  'The one home of the rule "a job belongs to its application": one row per pair (jobs[ord], apps[ord]) that breaks '
+  'it, ord 1-based: rule unknown_application (field app_id: not in slo.application) or job_of_other_application '
+  '(field job_id: the job belongs to owner). A job not registered yet belongs to the least known application '
+  '(COLLATE "C") naming it among the pairs, as slo.register_jobs registers it. detail is a sentence for a person.';
+
 -- Registers jobs seen for the first time, and refuses a job named under another application.
 -- The engine's statement trigger on slo.job_status (engine.sql) calls it with the statement's
--- (job, application) pairs that its cache of slo.job does not already know.
+-- (job, application) pairs that its cache of slo.job does not already know. What it registers
+-- and what it refuses are decided by slo.job_ownership_problems.
 CREATE FUNCTION slo.register_jobs(jobs text[], apps text[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   bad record;
 BEGIN
+  -- The pairs the rule accepts whose job is new: each job under its one owner.
+  WITH refused AS (SELECT x.ord FROM slo.job_ownership_problems(jobs, apps) AS x)
   INSERT INTO slo.job (job_id, app_id, name)
   SELECT DISTINCT ON (p.job_id) p.job_id, p.app_id, p.job_id
-  FROM unnest(jobs, apps) AS p(job_id, app_id)
-  WHERE NOT EXISTS (SELECT 1 FROM slo.job j WHERE j.job_id = p.job_id)
-    AND EXISTS (SELECT 1 FROM slo.application a WHERE a.app_id = p.app_id)
-  ORDER BY p.job_id, p.app_id
+  FROM unnest(jobs, apps) WITH ORDINALITY AS p(job_id, app_id, ord)
+  WHERE p.ord NOT IN (SELECT r.ord FROM refused r)
+    AND NOT EXISTS (SELECT 1 FROM slo.job j WHERE j.job_id = p.job_id)
+  ORDER BY p.job_id, p.app_id COLLATE "C"
   ON CONFLICT (job_id) DO NOTHING;
 
-  SELECT p.app_id INTO bad
-  FROM unnest(apps) AS p(app_id)
-  WHERE NOT EXISTS (SELECT 1 FROM slo.application a WHERE a.app_id = p.app_id)
-  ORDER BY p.app_id
+  -- Asked again after the registration: a job registered meanwhile by another transaction
+  -- (ON CONFLICT DO NOTHING above) belongs to whom that one registered it under.
+  SELECT x.detail INTO bad
+  FROM slo.job_ownership_problems(jobs, apps) AS x
+  WHERE x.rule = 'unknown_application'
+  ORDER BY apps[x.ord], x.ord
   LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION 'application % does not exist (job_status.app_id must name a row of slo.application)', bad.app_id
+    RAISE EXCEPTION '%', bad.detail
       USING ERRCODE = 'foreign_key_violation',
             CONSTRAINT = 'job_status_app_id_fkey',
             TABLE = 'job_status',
@@ -220,13 +261,13 @@ BEGIN
             COLUMN = 'app_id';
   END IF;
 
-  SELECT p.job_id, p.app_id AS sent_app_id, j.app_id AS job_app_id INTO bad
-  FROM unnest(jobs, apps) AS p(job_id, app_id) JOIN slo.job j ON j.job_id = p.job_id
-  WHERE j.app_id <> p.app_id
-  ORDER BY p.job_id
+  SELECT x.detail INTO bad
+  FROM slo.job_ownership_problems(jobs, apps) AS x
+  WHERE x.rule = 'job_of_other_application'
+  ORDER BY jobs[x.ord], x.ord
   LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION 'job % belongs to application %, not %', bad.job_id, bad.job_app_id, bad.sent_app_id
+    RAISE EXCEPTION '%', bad.detail
       USING ERRCODE = 'foreign_key_violation',
             CONSTRAINT = 'job_status_job_fkey',
             TABLE = 'job_status',
@@ -238,8 +279,9 @@ $$;
 COMMENT ON FUNCTION slo.register_jobs(text[], text[]) IS
   'Registers the unknown jobs among (jobs[i], apps[i]) under their known application (name = job id); refuses an '
   'unknown application (foreign_key_violation, constraint job_status_app_id_fkey) and a job named under another '
-  'application (foreign_key_violation, constraint job_status_job_fkey). Called by the trigger on slo.job_status '
-  'for the pairs its cache of slo.job does not hold.';
+  'application (foreign_key_violation, constraint job_status_job_fkey), as slo.job_ownership_problems decides. '
+  'Called by the trigger on slo.job_status for the pairs its cache of slo.job does not hold.';
+
 
 -- A job keeps its events: deleting a job that has events, or changing its id or application, is
 -- refused, as a foreign key from slo.job_status would. Inserters of events hold ROW EXCLUSIVE on

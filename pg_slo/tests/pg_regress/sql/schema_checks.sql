@@ -84,3 +84,18 @@ SELECT job_id, app_id, name FROM slo.job ORDER BY job_id;
 SELECT app_id, job_id, status, status_time AT TIME ZONE 'UTC' AS status_time_utc, business_date,
        run_id, host_id, period_start, received_at IS NOT NULL AS has_received_at, client_id
 FROM slo.job_status;
+
+-- ---- the ownership rule's one home ------------------------------------------
+-- Every pair that breaks "a job belongs to its application", by 1-based position: an unknown
+-- application; a job registered under another application; a job not registered yet named
+-- under several known applications belongs to the least of them byte-wise (COLLATE "C":
+-- 'Zeta' < 'deposits' < 'overdrafts'), and an unknown application names nobody's job.
+INSERT INTO slo.application VALUES ('Zeta', 'Upper case sorts first byte-wise');
+SELECT * FROM slo.job_ownership_problems(
+  ARRAY['od-calc', 'x', 'od-calc', 'new', 'new', 'new', 'new-2', 'new-2', 'new-3'],
+  ARRAY['overdrafts', 'payments', 'deposits', 'overdrafts', 'deposits', 'Zeta', 'payments', 'deposits', 'deposits']);
+SELECT count(*) AS no_problem FROM slo.job_ownership_problems(ARRAY['od-calc', 'brand-new'], ARRAY['overdrafts', 'deposits']);
+-- slo.register_jobs registers a new job under that owner, and refuses the others by it.
+SELECT slo.register_jobs(ARRAY['both-apps', 'both-apps'], ARRAY['overdrafts', 'Zeta']);
+SELECT slo.register_jobs(ARRAY['both-apps'], ARRAY['Zeta']);
+SELECT job_id, app_id FROM slo.job WHERE job_id = 'both-apps';
