@@ -5,6 +5,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir="$here/pg_slo/tests/pg_regress"
+if [[ -n "${PG_SLO_PRIVATE_PG:-}" ]]; then
+  # shellcheck source=/dev/null
+  source "$PG_SLO_PRIVATE_PG/env.sh"  # a private cluster of scripts/dev-cluster.sh
+fi
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bindir=$("$PG_CONFIG" --bindir)
 pgxs=$(dirname "$("$PG_CONFIG" --pgxs)")
