@@ -18,7 +18,6 @@ use tests::cluster::Cluster;
 use tests::process;
 use tests::TestDb;
 
-
 /// Events of the overdraft job for business dates 1 to 30 January 2020 (the recompute below
 /// covers exactly those days, each of which has events): a start and a success each day, and
 /// every third day a failure first, then a restart under a new run id.
