@@ -89,6 +89,59 @@ ORDER BY 1
 SQL
 }
 
+holiday_rows() {
+  psql -d "$1" -XtA -v ON_ERROR_STOP=1 -c "SELECT holiday_set || ' ' || holiday_date || ' ' || name FROM slo.holiday" \
+    | LC_ALL=C sort
+}
+
+# Issue 17, on a database just upgraded from a release whose Federal Reserve rule listed only the
+# observed Monday of a Sunday holiday: no holiday row is lost or changed, the set loaded by the
+# rule (2020 to 2035) gains exactly the rule's Sundays (and the set made by hand nothing), the run
+# dates follow, and the upgrade names the calendar that runs on Sundays with the recompute calls
+# that rebuild its rows, which then drop the Sunday holiday's row.
+check_contract_corrections() {
+  local db=$1 after_holidays lost added wanted ok=0
+  after_holidays=$(holiday_rows "$db")
+  lost=$(LC_ALL=C comm -23 <(echo "$before_holidays") <(echo "$after_holidays"))
+  added=$(LC_ALL=C comm -13 <(echo "$before_holidays") <(echo "$after_holidays"))
+  wanted=$(psql -d "$db" -XtA -v ON_ERROR_STOP=1 -c "SELECT 'us_federal_reserve ' || holiday_date || ' ' || name
+    FROM slo.holiday_rule_dates('us_federal_reserve', 2020, 2035) WHERE extract(isodow FROM holiday_date) = 7" \
+    | LC_ALL=C sort)
+  if [[ -n $lost ]]; then
+    echo "FAIL: holiday rows lost or changed by the upgrade from $old:" >&2; echo "$lost" >&2; ok=1
+  elif [[ -z $wanted || $added != "$wanted" ]]; then
+    echo "FAIL: the upgrade from $old should add the rule's Sunday holidays to the set loaded by the rule:" >&2
+    diff <(echo "$wanted") <(echo "$added") >&2 || true
+    ok=1
+  else
+    echo "ok: $old -> $VERSION adds the $(echo "$added" | wc -l) Sunday holidays of the Federal Reserve rule" \
+         "to the set loaded by the rule, and nothing to the set made by hand"
+  fi
+  local run_dates stale
+  run_dates="SELECT md5(string_agg(calendar_id || run_date, ',' ORDER BY calendar_id, run_date)) FROM slo.run_date"
+  stale=$(psql -d "$db" -XtA -v ON_ERROR_STOP=1 -c "$run_dates" -c "SELECT slo.refresh_run_dates()" -c "$run_dates" \
+          | sed -n '1p;3p' | uniq | wc -l)
+  if [[ $stale != 1 ]]; then
+    echo "FAIL: after the upgrade from $old, slo.run_date differs from the calendars' run dates" >&2; ok=1
+  fi
+  local calls="SELECT slo.recompute('2022-12-18', '2022-12-25'); SELECT slo.recompute('2022-12-25', '2023-01-01');"
+  if [[ $sunday_rows_before != 1 ]]; then
+    echo "FAIL: under $old, od-seven should have had a row on Sunday 25 December 2022 (a run date then)" >&2
+    ok=1
+  elif [[ $upgrade_warnings != *"calendar seven_days: "*"$calls"* || $upgrade_warnings == *"calendar standard:"* ]]; then
+    echo "FAIL: the upgrade from $old should name calendar seven_days (and only it) with: $calls; it said:" >&2
+    echo "$upgrade_warnings" >&2
+    ok=1
+  elif [[ $(psql -d "$db" -XtA -v ON_ERROR_STOP=1 -c "$calls" -c "SELECT count(*) FROM slo.slo_performance
+             WHERE slo_id = 'od-seven' AND business_date IN ('2022-12-25', '2023-01-01')" | tail -1) != 0 ]]; then
+    echo "FAIL: after the recompute calls the upgrade from $old named, od-seven still has rows on Sunday holidays" >&2
+    ok=1
+  else
+    echo "ok: $old -> $VERSION names the calendar that runs on Sundays; its recompute calls drop the holidays' rows"
+  fi
+  return $ok
+}
+
 for frozen in "$RELEASES"/pg_slo--*.sql; do
   [[ -e $frozen ]] || continue
   old=$(basename "$frozen" .sql); old=${old#pg_slo--}
@@ -117,12 +170,34 @@ VALUES ('overdrafts', 'od-calc', 'start', '2025-11-18 00:35-05', '2025-11-17', '
        ('decision_support', 'dss-load-od', 'start', '2025-11-18 03:05-05', '2025-11-17', 'r1', 'h2'),
        ('overdrafts', 'od-new-job', 'start', '2025-11-18 00:40-05', '2025-11-17', 'r1', 'h1');
 SELECT slo.evaluate('2025-11-18 09:00-05');
+-- Issue 17: 0.1.0's library listed a Sunday holiday only on the observed Monday; today's lists
+-- the Sunday too, so its Sundays are taken out of the set loaded above, as 0.1.0 left it. A
+-- calendar that runs on Sundays and skips those holidays, with an SLO whose row on Sunday
+-- 25 December 2022 was a run date under 0.1.0; and a set made by hand the upgrade must leave alone.
+DELETE FROM slo.holiday WHERE holiday_set = 'us_federal_reserve' AND extract(isodow FROM holiday_date) = 7;
+INSERT INTO slo.calendar (calendar_id, name, run_weekdays, holiday_set, runs_on_holidays)
+VALUES ('seven_days', 'Every day but Federal Reserve holidays', '{1,2,3,4,5,6,7}', 'us_federal_reserve', false);
+INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone)
+VALUES ('od-seven', 'Overdrafts every day but holidays', 'overdrafts', 'seven_days', 'America/New_York');
+INSERT INTO slo.slo_job (slo_id, job_id, expected_start, expected_end, day_unit)
+VALUES ('od-seven', 'od-calc', '1 day 00:30', '1 day 03:00', 'calendar');
+INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id)
+VALUES ('overdrafts', 'od-calc', 'start', '2022-12-26 00:40-05', '2022-12-25', 'r1', 'h1');
+INSERT INTO slo.holiday (holiday_set, holiday_date, name) VALUES ('company', '2026-03-02', 'Founders Day (observed)');
 SQL
   sums=$(table_sums_sql "$db")
-  before=$(psql -d "$db" -XtA -v ON_ERROR_STOP=1 <<<"$sums")
-  psql -d "$db" -q -v ON_ERROR_STOP=1 -c "ALTER EXTENSION pg_slo UPDATE" >/dev/null
+  # Rows the upgrade may change on purpose, checked on their own below: holidays (issue 17 adds
+  # the Sundays of the Federal Reserve rule), the run dates derived from them, the generation.
+  own_checks=(-e '^slo\.holiday ' -e '^slo\.run_date ' -e '^slo\.definitions_generation ')
+  before=$(psql -d "$db" -XtA -v ON_ERROR_STOP=1 <<<"$sums" | grep -v "${own_checks[@]}")
+  before_holidays=$(holiday_rows "$db")
+  sunday_rows_before=$(psql -d "$db" -XtAc "SELECT count(*) FROM slo.slo_performance
+                                             WHERE slo_id = 'od-seven' AND business_date = '2022-12-25'")
+  upgrade_warnings=$(psql -d "$db" -XtA -v ON_ERROR_STOP=1 -c "ALTER EXTENSION pg_slo UPDATE" 2>&1 >/dev/null) \
+    || { echo "FAIL: ALTER EXTENSION pg_slo UPDATE from $old: $upgrade_warnings" >&2; exit 1; }
   now=$(psql -d "$db" -XtAc "SELECT extversion FROM pg_extension WHERE extname = 'pg_slo'")
-  after=$(psql -d "$db" -XtA -v ON_ERROR_STOP=1 <<<"$sums")
+  after=$(psql -d "$db" -XtA -v ON_ERROR_STOP=1 <<<"$sums" | grep -v "${own_checks[@]}")
+  check_contract_corrections "$db" || status=1
   psql -d "$fresh" -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_slo" >/dev/null
   if [[ $now != "$VERSION" ]]; then
     echo "FAIL: after ALTER EXTENSION pg_slo UPDATE the version is $now, not $VERSION" >&2

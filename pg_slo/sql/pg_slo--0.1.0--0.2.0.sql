@@ -463,3 +463,92 @@ COMMENT ON COLUMN slo.ingest_dead_letter.reason IS
   'unauthorized (the client the event is posted as may not post for its application: a 403 at the API), '
   'database_constraint (a constraint of the database refused the event''s rows, one the product does not check itself: '
   'a 422 at the API).';
+-- ---- contract corrections (issue 17) ----
+-- 1. An intraday period need not divide its window: periods step from window_start while at or
+--    before window_end. The checks and period functions are Rust (unchanged signatures, so their
+--    catalog entries stay); only the comments that said otherwise change.
+-- 2. The Federal Reserve rule lists a Sunday holiday on that Sunday as well as on the observed
+--    Monday. Holiday sets loaded by the rule under 0.1.0 get the missing Sundays, and calendars
+--    that may run on them are named in a WARNING, with the slo.recompute calls that rebuild
+--    their rows.
+COMMENT ON TABLE slo.slo IS
+  'One SLO. period NULL: one instance per run date of its calendar; otherwise intraday, one instance per '
+  'period start, stepping by period from window_start while at or before window_end (the period need not divide '
+  'the window).';
+COMMENT ON COLUMN slo.slo.window_end IS
+  'End of the intraday window (local time, inclusive): periods start at or before it; it is the last period start '
+  'when the period divides the window. NULL for a daily SLO.';
+COMMENT ON COLUMN slo.holiday.holiday_date IS
+  'A date on which the holiday closes the market: its own date, or the date it is observed on (a rule may list both).';
+COMMENT ON FUNCTION slo.intraday_period_starts(time, time, interval) IS
+  'Every period start, in order: from window_start, stepping by period, while at or before window_end (the period '
+  'need not divide the window).';
+
+DO $upgrade$
+DECLARE
+  added_sets text[];
+  added_dates date[];
+  c record;
+  calls text;
+BEGIN
+  -- A set was loaded by the rule where it holds a Monday row exactly as the rule lists the
+  -- observed day of a Sunday holiday (same date, name '<X> (observed)'), without that Sunday.
+  -- Sets made by hand with other names or dates are left alone; an existing Sunday row is kept.
+  WITH candidate AS MATERIALIZED (
+    SELECT m.holiday_set, m.holiday_date AS monday, m.name
+    FROM slo.holiday m
+    WHERE m.name LIKE '% (observed)'
+      AND extract(isodow FROM m.holiday_date) = 1
+      AND m.holiday_date BETWEEN date '1900-01-02' AND date '2200-12-31'
+      AND NOT EXISTS (SELECT 1 FROM slo.holiday s
+                      WHERE s.holiday_set = m.holiday_set AND s.holiday_date = m.holiday_date - 1)
+  ), sunday AS MATERIALIZED (
+    SELECT r.holiday_date, r.name
+    FROM (SELECT DISTINCT extract(year FROM x.monday)::int AS y FROM candidate x) AS y
+    CROSS JOIN LATERAL slo.holiday_rule_dates('us_federal_reserve', y.y, y.y) AS r
+    WHERE extract(isodow FROM r.holiday_date) = 7
+  ), added AS (
+    INSERT INTO slo.holiday (holiday_set, holiday_date, name)
+    SELECT x.holiday_set, s.holiday_date, s.name
+    FROM candidate x
+    JOIN sunday s ON s.holiday_date = x.monday - 1 AND x.name = s.name || ' (observed)'
+    ORDER BY 1, 2
+    ON CONFLICT (holiday_set, holiday_date) DO NOTHING
+    RETURNING holiday_set, holiday_date
+  )
+  SELECT array_agg(a.holiday_set ORDER BY a.holiday_set, a.holiday_date),
+         array_agg(a.holiday_date ORDER BY a.holiday_set, a.holiday_date)
+  INTO added_sets, added_dates
+  FROM added a;
+  IF added_sets IS NULL THEN
+    RETURN;
+  END IF;
+  -- Calendars that run on Sundays, or have exceptions on those Sundays, and use such a set. A
+  -- WARNING, not a NOTICE: PostgreSQL runs extension scripts with client_min_messages at least
+  -- warning, so a NOTICE would reach no one; a WARNING also goes to the server log.
+  FOR c IN
+    SELECT k.calendar_id, k.holiday_set, array_agg(a.d ORDER BY a.d) AS sundays
+    FROM slo.calendar k
+    JOIN unnest(added_sets, added_dates) AS a(s, d) ON a.s = k.holiday_set
+    WHERE 7 = ANY (k.run_weekdays)
+       OR EXISTS (SELECT 1 FROM slo.calendar_exception x
+                  WHERE x.calendar_id = k.calendar_id AND x.exception_date = a.d)
+    GROUP BY k.calendar_id, k.holiday_set
+    ORDER BY k.calendar_id
+  LOOP
+    -- Rows exist only for dates up to today and within the history of the calendar's SLOs; the
+    -- week before each Sunday is included for offsets counted in run days across it.
+    SELECT string_agg(format('SELECT slo.recompute(%L, %L);', d - 7, d), ' ' ORDER BY d)
+    INTO calls
+    FROM unnest(c.sundays) AS d
+    WHERE d <= current_date
+      AND EXISTS (SELECT 1 FROM slo.slo s JOIN slo.slo_performance p ON p.slo_id = s.slo_id
+                  WHERE s.calendar_id = c.calendar_id AND p.business_date <= d);
+    RAISE WARNING 'calendar %: holiday set % now also lists the Sunday holidays % (the Federal Reserve is closed on '
+                 'them), and the calendar runs on Sundays or has exceptions on them: %',
+      c.calendar_id, c.holiday_set, array_to_string(c.sundays, ', '),
+      coalesce('rebuild the performance rows of those dates with ' || calls,
+               'no performance rows of its SLOs reach those dates yet, so none needs SELECT slo.recompute(from, to)');
+  END LOOP;
+END
+$upgrade$;

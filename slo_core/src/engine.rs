@@ -732,6 +732,43 @@ mod tests {
     }
 
     #[test]
+    fn a_period_that_does_not_divide_the_window_clamps_late_starts_into_the_last_period() {
+        // 06:00 to 08:45 every 50 minutes: periods 06:00, 06:50, 07:40 and 08:30 (the next,
+        // 09:20, is past the window's end).
+        let mut slo = intraday("i", &["a"]);
+        slo.schedule.window =
+            Some(Window::new(t("06:00"), t("08:45"), Duration::minutes(50)).unwrap());
+        let events = [
+            ev("a", Start, "2026-11-24T10:40:00Z", BD, "early"), // 05:40: first period
+            ev("a", Start, "2026-11-24T12:39:00Z", BD, "mid"),   // 07:39: 06:50
+            ev("a", Start, "2026-11-24T13:40:00Z", BD, "end"),   // 08:40: 08:30
+            ev("a", Start, "2026-11-24T14:00:00Z", BD, "late"),  // 09:00: last period, 08:30
+            with_period(ev("a", Fail, "2026-11-24T14:10:00Z", BD, "named"), "08:44"), // 08:30
+        ];
+        let rows = performance(&[slo], &events);
+        let got: Vec<(String, Option<DateTime<Utc>>, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.period_start.format("%H:%M").to_string(),
+                    r.actual_start,
+                    r.failed_runs,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("06:00".into(), Some(utc("2026-11-24T10:40:00Z")), 0),
+                ("06:50".into(), Some(utc("2026-11-24T12:39:00Z")), 0),
+                ("08:30".into(), Some(utc("2026-11-24T13:40:00Z")), 1),
+            ]
+        );
+        // The last period is due from its own start, 08:30 EST.
+        assert_eq!(rows[2].expected_start, utc("2026-11-24T13:30:00Z"));
+    }
+
+    #[test]
     fn a_given_period_start_decides_the_period_snapped_and_clamped() {
         let slos = [intraday("i", &["a"])];
         let events = [

@@ -307,7 +307,10 @@ impl DateRule {
 /// # Observance (the Federal Reserve's own rule, and how it is listed here)
 ///
 /// - A fixed-date holiday on a **Sunday** is observed the following **Monday**: it is listed on
-///   that Monday, its name suffixed `" (observed)"`, and the Sunday itself is not listed.
+///   that Monday, its name suffixed `" (observed)"`, and **on the Sunday itself** under its own
+///   name (the Reserve Banks are closed that Sunday too, as on a Saturday holiday). A calendar
+///   of weekdays only is unaffected, but one that runs on Sundays with
+///   `runs_on_holidays = false` skips that Sunday as well as the Monday.
 /// - A fixed-date holiday on a **Saturday** is **not** moved to Friday: the Reserve Banks are
 ///   open that Friday, so no weekday is closed. It is still **listed on the Saturday itself**,
 ///   its name suffixed `" (Saturday, not observed on Friday)"`. A calendar of weekdays only
@@ -316,9 +319,9 @@ impl DateRule {
 ///   Leaving it out would make such a calendar expect a run the market cannot serve.
 ///
 /// A holiday belongs to the year of its observed date. Under this rule no holiday crosses a
-/// year end: a Sunday 1 January is observed Monday 2 January of the same year, a Sunday
-/// 25 December on 26 December, and a Saturday 1 January stays on that Saturday (never moved
-/// back to 31 December of the year before).
+/// year end: a Sunday 1 January is listed on that Sunday and observed Monday 2 January of the
+/// same year, a Sunday 25 December on 25 and 26 December, and a Saturday 1 January stays on
+/// that Saturday (never moved back to 31 December of the year before).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UsFederalReserve;
 
@@ -413,18 +416,23 @@ const FED_HOLIDAYS: &[TableEntry] = &[
     },
 ];
 
-/// Applies the Federal Reserve's observance to a nominal date (see [`UsFederalReserve`]).
-/// Weekday holidays (including every Monday/Thursday holiday) are unchanged.
-fn fed_observe(nominal: NaiveDate, name: &str) -> Option<Holiday> {
+/// Applies the Federal Reserve's observance to a nominal date (see [`UsFederalReserve`]): the
+/// days listed for it. Weekday holidays (including every Monday/Thursday holiday) are
+/// unchanged; a Sunday one gives the Sunday and the observed Monday.
+fn fed_observe(nominal: NaiveDate, name: &str) -> Vec<Holiday> {
     match nominal.weekday() {
-        Weekday::Sun => nominal
-            .succ_opt()
-            .map(|monday| Holiday::new(monday, format!("{name} (observed)"))),
-        Weekday::Sat => Some(Holiday::new(
+        Weekday::Sun => std::iter::once(Holiday::new(nominal, name))
+            .chain(
+                nominal
+                    .succ_opt()
+                    .map(|monday| Holiday::new(monday, format!("{name} (observed)"))),
+            )
+            .collect(),
+        Weekday::Sat => vec![Holiday::new(
             nominal,
             format!("{name} (Saturday, not observed on Friday)"),
-        )),
-        _ => Some(Holiday::new(nominal, name)),
+        )],
+        _ => vec![Holiday::new(nominal, name)],
     }
 }
 
@@ -435,18 +443,17 @@ impl HolidayRule for UsFederalReserve {
 
     fn description(&self) -> &'static str {
         "Federal Reserve System holidays (Reserve Banks and Fedwire closed): a holiday on a \
-         Sunday is observed the following Monday, and one on a Saturday is listed on that \
-         Saturday and not moved to Friday (the Reserve Banks are open that Friday)."
+         Sunday is listed on that Sunday and observed the following Monday, and one on a \
+         Saturday is listed on that Saturday and not moved to Friday (the Reserve Banks are \
+         open that Friday)."
     }
 
     fn holidays_in(&self, year: i32) -> Vec<Holiday> {
         let mut days: Vec<Holiday> = FED_HOLIDAYS
             .iter()
             .filter(|entry| year >= entry.first_year)
-            .filter_map(|entry| {
-                let nominal = entry.when.date_in(year)?;
-                fed_observe(nominal, entry.name)
-            })
+            .filter_map(|entry| entry.when.date_in(year).map(|d| (d, entry.name)))
+            .flat_map(|(nominal, name)| fed_observe(nominal, name))
             // No-op under this rule (nothing crosses a year end), kept so the trait's promise
             // holds by construction.
             .filter(|holiday| holiday.date.year() == year)
@@ -514,6 +521,7 @@ mod tests {
         ("2021-01-18", "Birthday of Martin Luther King, Jr."),
         ("2021-02-15", "Washington's Birthday"),
         ("2021-05-31", "Memorial Day"),
+        ("2021-07-04", "Independence Day"),
         ("2021-07-05", "Independence Day (observed)"),
         ("2021-09-06", "Labor Day"),
         ("2021-10-11", "Columbus Day"),
@@ -531,6 +539,7 @@ mod tests {
         ("2022-01-17", "Birthday of Martin Luther King, Jr."),
         ("2022-02-21", "Washington's Birthday"),
         ("2022-05-30", "Memorial Day"),
+        ("2022-06-19", "Juneteenth National Independence Day"),
         (
             "2022-06-20",
             "Juneteenth National Independence Day (observed)",
@@ -540,8 +549,10 @@ mod tests {
         ("2022-10-10", "Columbus Day"),
         ("2022-11-11", "Veterans Day"),
         ("2022-11-24", "Thanksgiving Day"),
+        ("2022-12-25", "Christmas Day"),
         ("2022-12-26", "Christmas Day (observed)"),
         // 2023: 1 January a Sunday, 11 November a Saturday.
+        ("2023-01-01", "New Year's Day"),
         ("2023-01-02", "New Year's Day (observed)"),
         ("2023-01-16", "Birthday of Martin Luther King, Jr."),
         ("2023-02-20", "Washington's Birthday"),
@@ -604,6 +615,7 @@ mod tests {
             "2027-06-19",
             "Juneteenth National Independence Day (Saturday, not observed on Friday)",
         ),
+        ("2027-07-04", "Independence Day"),
         ("2027-07-05", "Independence Day (observed)"),
         ("2027-09-06", "Labor Day"),
         ("2027-10-11", "Columbus Day"),
@@ -640,6 +652,7 @@ mod tests {
         ("2029-07-04", "Independence Day"),
         ("2029-09-03", "Labor Day"),
         ("2029-10-08", "Columbus Day"),
+        ("2029-11-11", "Veterans Day"),
         ("2029-11-12", "Veterans Day (observed)"),
         ("2029-11-22", "Thanksgiving Day"),
         ("2029-12-25", "Christmas Day"),
@@ -678,12 +691,17 @@ mod tests {
     #[test]
     fn the_hand_written_calendar_has_ten_holidays_before_2022_and_eleven_from_2022() {
         for year in 2020..=2030 {
-            let count = FED_2020_TO_2030
+            let rows: Vec<_> = FED_2020_TO_2030
                 .iter()
                 .filter(|(date, _)| d(date).year() == year)
+                .collect();
+            // One row per holiday, plus the observed Monday of each Sunday holiday.
+            let holidays = rows
+                .iter()
+                .filter(|(_, name)| !name.ends_with(" (observed)"))
                 .count();
-            assert_eq!(count, if year < 2022 { 10 } else { 11 }, "{year}");
-            assert_eq!(fed().holidays_in(year).len(), count, "{year}");
+            assert_eq!(holidays, if year < 2022 { 10 } else { 11 }, "{year}");
+            assert_eq!(fed().holidays_in(year).len(), rows.len(), "{year}");
         }
     }
 
@@ -725,43 +743,57 @@ mod tests {
     }
 
     #[test]
-    fn a_sunday_holiday_is_observed_on_the_following_monday() {
+    fn a_sunday_holiday_is_listed_on_the_sunday_and_observed_on_the_following_monday() {
         for (sunday, monday, name) in [
-            ("2021-07-04", "2021-07-05", "Independence Day (observed)"),
+            ("2021-07-04", "2021-07-05", "Independence Day"),
             (
                 "2022-06-19",
                 "2022-06-20",
-                "Juneteenth National Independence Day (observed)",
+                "Juneteenth National Independence Day",
             ),
-            ("2022-12-25", "2022-12-26", "Christmas Day (observed)"),
-            ("2023-01-01", "2023-01-02", "New Year's Day (observed)"),
-            ("2027-07-04", "2027-07-05", "Independence Day (observed)"),
-            ("2029-11-11", "2029-11-12", "Veterans Day (observed)"),
+            ("2022-12-25", "2022-12-26", "Christmas Day"),
+            ("2023-01-01", "2023-01-02", "New Year's Day"),
+            ("2027-07-04", "2027-07-05", "Independence Day"),
+            ("2029-11-11", "2029-11-12", "Veterans Day"),
         ] {
             assert_eq!(d(sunday).weekday(), Weekday::Sun, "{sunday}");
-            assert!(!is_fed_holiday(sunday), "{sunday} itself is not listed");
-            let observed = fed()
-                .holidays_in(d(monday).year())
-                .into_iter()
-                .find(|h| h.date == d(monday))
-                .unwrap_or_else(|| panic!("{monday} should be listed"));
-            assert_eq!(observed.name, name);
+            let listed = |date: &str| {
+                fed()
+                    .holidays_in(d(date).year())
+                    .into_iter()
+                    .find(|h| h.date == d(date))
+                    .unwrap_or_else(|| panic!("{date} should be listed"))
+                    .name
+            };
+            assert_eq!(listed(sunday), name, "the Sunday under its own name");
+            assert_eq!(listed(monday), format!("{name} (observed)"));
+            // The Saturday before stays a non-holiday, and so does the Friday.
+            let saturday = d(sunday).pred_opt().unwrap().to_string();
+            assert!(!is_fed_holiday(&saturday), "{saturday}");
         }
     }
 
     #[test]
-    fn no_federal_reserve_holiday_is_ever_listed_on_a_sunday_or_outside_its_year() {
+    fn every_sunday_listed_is_a_holiday_observed_the_next_monday_and_no_row_leaves_its_year() {
         for year in MIN_YEAR..=MAX_YEAR {
             let days = fed().holidays_in(year);
-            for h in &days {
+            for (i, h) in days.iter().enumerate() {
                 assert_eq!(h.date.year(), year, "{h:?}");
-                assert_ne!(h.date.weekday(), Weekday::Sun, "{h:?}");
                 // The name's note agrees with the weekday.
                 assert_eq!(
                     h.date.weekday() == Weekday::Sat,
                     h.name.ends_with(" (Saturday, not observed on Friday)"),
                     "{h:?}"
                 );
+                if h.date.weekday() == Weekday::Sun {
+                    let next = &days[i + 1];
+                    assert_eq!(next.date, h.date.succ_opt().unwrap(), "{h:?}");
+                    assert_eq!(next.name, format!("{} (observed)", h.name), "{h:?}");
+                }
+                if h.name.ends_with(" (observed)") {
+                    assert_eq!(h.date.weekday(), Weekday::Mon, "{h:?}");
+                    assert_eq!(days[i - 1].date, h.date.pred_opt().unwrap(), "{h:?}");
+                }
             }
             assert!(days.windows(2).all(|w| w[0].date < w[1].date), "{year}");
         }
@@ -897,7 +929,8 @@ mod tests {
 
     #[test]
     fn the_bounds_1900_and_2200_themselves_are_accepted() {
-        assert_eq!(holidays_between(fed(), 1900, 1900).unwrap().len(), 10);
+        // 1900: ten holidays, Veterans Day on Sunday 11 November listed twice (Sunday and Monday).
+        assert_eq!(holidays_between(fed(), 1900, 1900).unwrap().len(), 11);
         assert_eq!(holidays_between(fed(), 2200, 2200).unwrap().len(), 11);
         let all = holidays_between(fed(), MIN_YEAR, MAX_YEAR).unwrap();
         assert_eq!(all.first().unwrap().date.year(), 1900);
@@ -913,8 +946,11 @@ mod tests {
         // The seam: Christmas 2022 (Sunday, observed Monday) then New Year 2023 (Sunday,
         // observed Monday 2 January).
         let seam = dates.iter().position(|&x| x == d("2022-12-26")).unwrap();
-        assert_eq!(dates[seam + 1], d("2023-01-02"));
-        assert_eq!(dates.len(), 22);
+        assert_eq!(dates[seam - 1], d("2022-12-25"));
+        assert_eq!(dates[seam + 1], d("2023-01-01"));
+        assert_eq!(dates[seam + 2], d("2023-01-02"));
+        // 11 holidays a year, plus the Mondays of 3 Sunday holidays.
+        assert_eq!(dates.len(), 25);
         assert!(dates.windows(2).all(|w| w[0] < w[1]));
     }
 

@@ -128,7 +128,9 @@ fn gap_end(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     hi
 }
 
-/// The intraday window of an SLO: period starts from `start` to `end` inclusive, stepping by `period`.
+/// The intraday window of an SLO: period starts from `start`, stepping by `period`, while they
+/// are at or before `end` (CONTRACT section 2). The period need not divide the window: 06:00 to
+/// 17:45 by 45 minutes starts periods at 06:00 .. 17:15, and `end` is then no period start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub start: NaiveTime,
@@ -137,7 +139,8 @@ pub struct Window {
 }
 
 impl Window {
-    /// Checks the window: a period of more than zero and less than a day that divides the span.
+    /// Checks the window: a period of more than zero and less than a day, and an end not before
+    /// the start.
     pub fn new(
         start: NaiveTime,
         end: NaiveTime,
@@ -155,33 +158,29 @@ impl Window {
                 "must not be before window_start",
             ));
         }
-        let span = end - start;
-        let (span_us, period_us) = (
-            span.num_microseconds().unwrap_or(0),
-            period.num_microseconds().unwrap_or(1),
-        );
-        if span_us % period_us != 0 {
-            return Err(DefinitionProblem::new(
-                "period",
-                format!(
-                    "{} minutes does not divide the window {}..{} ({} minutes)",
-                    period.num_seconds() as f64 / 60.0,
-                    start.format("%H:%M"),
-                    end.format("%H:%M"),
-                    span.num_seconds() as f64 / 60.0
-                ),
-            ));
-        }
         Ok(Window { start, end, period })
+    }
+
+    /// The index of the last period: how many whole periods fit between `start` and `end`.
+    fn last_index(&self) -> i64 {
+        (self.end - self.start).num_microseconds().unwrap_or(0)
+            / self.period.num_microseconds().unwrap_or(1)
+    }
+
+    /// The `i`th period start (0 is `start`).
+    fn nth_start(&self, i: i64) -> NaiveTime {
+        self.start + Duration::microseconds(self.period.num_microseconds().unwrap_or(0) * i)
     }
 
     /// Every period start, in order.
     pub fn period_starts(&self) -> Vec<NaiveTime> {
-        let n = (self.end - self.start).num_microseconds().unwrap_or(0)
-            / self.period.num_microseconds().unwrap_or(1);
-        (0..=n)
-            .map(|i| self.start + self.period * i as i32)
-            .collect()
+        (0..=self.last_index()).map(|i| self.nth_start(i)).collect()
+    }
+
+    /// The last period start: `end` when the period divides the window, else the latest
+    /// period start before it.
+    pub fn last_start(&self) -> NaiveTime {
+        self.nth_start(self.last_index())
     }
 
     /// Whether `t` is one of the period starts.
@@ -195,19 +194,15 @@ impl Window {
 
     /// The period of a `start` event on `business_date` at local time `local`: the latest period
     /// start at or before it, clamped to the window (before the window: the first period; after
-    /// it, or on a later date: the last period).
+    /// the last period start, or on a later date: the last period).
     pub fn match_period(&self, business_date: NaiveDate, local: NaiveDateTime) -> NaiveTime {
         let first = business_date.and_time(self.start);
-        let last = business_date.and_time(self.end);
         if local <= first {
             return self.start;
         }
-        if local >= last {
-            return self.end;
-        }
-        let since = (local - first).num_microseconds().unwrap_or(0);
+        let since = (local - first).num_microseconds().unwrap_or(i64::MAX);
         let step = self.period.num_microseconds().unwrap_or(1);
-        self.start + self.period * (since / step) as i32
+        self.nth_start((since / step).min(self.last_index()))
     }
 }
 
@@ -534,17 +529,55 @@ mod tests {
         );
     }
 
+    /// CONTRACT section 2's example: 06:00..17:45 by 45 minutes.
+    fn forty_five_minute_window() -> Window {
+        Window::new(t("06:00"), t("17:45"), Duration::minutes(45)).unwrap()
+    }
+
     #[test]
-    fn a_period_that_does_not_divide_the_window_is_refused() {
-        let err = Window::new(t("06:00"), t("18:00"), Duration::minutes(50)).unwrap_err();
-        assert_eq!(err.field, "period");
-        assert!(err.message.contains("does not divide"), "{}", err.message);
+    fn a_period_that_does_not_divide_the_window_steps_while_at_or_before_its_end() {
+        let w = forty_five_minute_window();
+        let starts = w.period_starts();
+        assert_eq!(starts.len(), 16);
         assert_eq!(
-            Window::new(t("06:00"), t("18:00"), Duration::zero())
-                .unwrap_err()
-                .field,
-            "period"
+            (starts[0], starts[1], starts[14], starts[15]),
+            (t("06:00"), t("06:45"), t("16:30"), t("17:15"))
         );
+        assert_eq!(w.last_start(), t("17:15"));
+        assert!(w.is_period_start(t("17:15")) && !w.is_period_start(t("17:45")));
+        assert!(starts.iter().all(|&p| w.is_period_start(p)));
+        // A period longer than the window leaves one period, at window_start.
+        let long = Window::new(t("06:00"), t("06:30"), Duration::minutes(50)).unwrap();
+        assert_eq!(long.period_starts(), vec![t("06:00")]);
+        assert_eq!(summary_window().last_start(), t("18:00"));
+    }
+
+    #[test]
+    fn a_start_in_a_window_the_period_does_not_divide_is_clamped_to_its_periods() {
+        let w = forty_five_minute_window();
+        let bd = d("2026-11-24");
+        // Inside: the latest period start at or before it.
+        assert_eq!(w.match_period(bd, local("2026-11-24", "06:44")), t("06:00"));
+        assert_eq!(w.match_period(bd, local("2026-11-24", "06:45")), t("06:45"));
+        assert_eq!(w.match_period(bd, local("2026-11-24", "17:14")), t("16:30"));
+        assert_eq!(w.match_period(bd, local("2026-11-24", "17:15")), t("17:15"));
+        // After the last period start, at window_end, after it, or on a later date: the last period.
+        assert_eq!(w.match_period(bd, local("2026-11-24", "17:30")), t("17:15"));
+        assert_eq!(w.match_period(bd, local("2026-11-24", "17:45")), t("17:15"));
+        assert_eq!(w.match_period(bd, local("2026-11-24", "19:00")), t("17:15"));
+        assert_eq!(w.match_period(bd, local("2026-11-25", "02:00")), t("17:15"));
+        // Before window_start, or on an earlier date: the first period.
+        assert_eq!(w.match_period(bd, local("2026-11-24", "05:10")), t("06:00"));
+        assert_eq!(w.match_period(bd, local("2026-11-23", "23:00")), t("06:00"));
+    }
+
+    #[test]
+    fn a_period_of_zero_or_a_day_and_an_end_before_the_start_are_refused() {
+        for bad in [Duration::zero(), Duration::minutes(-30), Duration::days(1)] {
+            let err = Window::new(t("06:00"), t("18:00"), bad).unwrap_err();
+            assert_eq!(err.field, "period", "{bad}");
+            assert!(err.message.contains("less than one day"), "{}", err.message);
+        }
         assert_eq!(
             Window::new(t("18:00"), t("06:00"), Duration::minutes(30))
                 .unwrap_err()
@@ -552,6 +585,7 @@ mod tests {
             "window_end"
         );
         assert!(Window::new(t("06:00"), t("06:00"), Duration::minutes(30)).is_ok());
+        assert!(Window::new(t("06:00"), t("18:00"), Duration::minutes(50)).is_ok());
     }
 
     #[test]
@@ -668,15 +702,31 @@ mod tests {
             }
         }
 
-        /// Every matched period is a period start, and never after the event's local time when
-        /// the event falls inside the window.
+        /// Every matched period is a period start, never after the event's local time when the
+        /// event is at or after the window's start, and the latest such start: the next period
+        /// start (if any) is after the event. Periods that do not divide the window included.
         #[test]
-        fn matched_periods_are_period_starts(m in 0u32..1440) {
-            let w = summary_window();
-            let at = d("2026-11-24").and_time(NaiveTime::from_hms_opt(m / 60, m % 60, 0).unwrap());
+        fn matched_periods_are_the_latest_period_start_at_or_before(
+            m in 0u32..1440,
+            start in 0u32..1440,
+            span in 0u32..1440,
+            period in 1u32..1440,
+        ) {
+            let hm = |m: u32| NaiveTime::from_hms_opt(m / 60, m % 60, 0).unwrap();
+            let w = Window::new(hm(start), hm((start + span).min(1439)), Duration::minutes(i64::from(period))).unwrap();
+            let starts = w.period_starts();
+            prop_assert!(starts.iter().all(|&p| p <= w.end && w.is_period_start(p)));
+            prop_assert!(w.end - w.last_start() < w.period);
+            let at = d("2026-11-24").and_time(hm(m));
             let p = w.match_period(d("2026-11-24"), at);
             prop_assert!(w.is_period_start(p));
-            if at.time() >= w.start { prop_assert!(p <= at.time()); }
+            if at.time() >= w.start {
+                prop_assert!(p <= at.time());
+                let next = starts.iter().find(|&&q| q > p);
+                prop_assert!(next.is_none_or(|&q| q > at.time()));
+            } else {
+                prop_assert_eq!(p, w.start);
+            }
         }
     }
 }

@@ -62,14 +62,17 @@ const JOB_POOL: [&str; 6] = [
     "od-extract",
     "od-notify",
 ];
-/// Intraday windows: (start, end, period in minutes). Two of them cover the small hours, where
-/// the clocks change.
-const WINDOWS: [(&str, &str, i64); 5] = [
+/// Intraday windows: (start, end, period in minutes). Three of them cover the small hours, where
+/// the clocks change; two have periods that do not divide them (the last period starts before
+/// the window's end: 08:15 and 02:40).
+const WINDOWS: [(&str, &str, i64); 7] = [
     ("06:00", "09:00", 30),
     ("06:00", "09:00", 60),
     ("00:00", "03:00", 30),
     ("00:00", "03:00", 60),
     ("01:00", "02:30", 30),
+    ("06:00", "08:45", 45),
+    ("00:00", "02:50", 40),
 ];
 /// Periods senders name: on period starts, between them, and outside every window.
 const GIVEN_PERIODS: [&str; 9] = [

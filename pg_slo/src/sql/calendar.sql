@@ -28,7 +28,8 @@ COMMENT ON FUNCTION slo.expected_instant(text, interval, time, time, text, date,
   '(calendar or run days), the time part is local wall-clock. Intraday: elapsed time after the period start. '
   'A local time in a DST gap is the instant of the jump; one in the fall-back overlap is its first occurrence.';
 COMMENT ON FUNCTION slo.intraday_period_starts(time, time, interval) IS
-  'Every period start from window_start to window_end inclusive, stepping by period.';
+  'Every period start, in order: from window_start, stepping by period, while at or before window_end (the period '
+  'need not divide the window).';
 COMMENT ON FUNCTION slo.start_period(text, time, time, interval, date, timestamptz, time) IS
   'The period of an intraday event with a period of its own: its given period_start snapped to the period containing '
   'it, else the latest period start at or before its local status time; clamped to the window.';

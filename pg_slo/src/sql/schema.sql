@@ -53,7 +53,8 @@ CREATE TABLE slo.holiday (
 );
 COMMENT ON TABLE slo.holiday IS 'Listed holidays, grouped in named sets (for example us_federal_reserve).';
 COMMENT ON COLUMN slo.holiday.holiday_set IS 'The named set the holiday belongs to; calendars refer to sets.';
-COMMENT ON COLUMN slo.holiday.holiday_date IS 'The date on which the holiday is observed.';
+COMMENT ON COLUMN slo.holiday.holiday_date IS
+  'A date on which the holiday closes the market: its own date, or the date it is observed on (a rule may list both).';
 COMMENT ON COLUMN slo.holiday.name IS 'The holiday''s name, for example Independence Day (observed).';
 
 CREATE TABLE slo.calendar (
@@ -107,7 +108,8 @@ CREATE TABLE slo.slo (
 );
 COMMENT ON TABLE slo.slo IS
   'One SLO. period NULL: one instance per run date of its calendar; otherwise intraday, one instance per '
-  'period start from window_start to window_end inclusive, stepping by period.';
+  'period start, stepping by period from window_start while at or before window_end (the period need not divide '
+  'the window).';
 COMMENT ON COLUMN slo.slo.slo_id IS 'SLO id.';
 COMMENT ON COLUMN slo.slo.name IS 'Human-readable name.';
 COMMENT ON COLUMN slo.slo.app_id IS 'The business application the SLO is associated with.';
@@ -115,7 +117,9 @@ COMMENT ON COLUMN slo.slo.calendar_id IS 'The calendar whose run dates the SLO r
 COMMENT ON COLUMN slo.slo.time_zone IS 'IANA time zone of the expected times, for example America/New_York.';
 COMMENT ON COLUMN slo.slo.period IS 'Intraday period (for example 30 minutes); NULL for a once-per-run-day SLO.';
 COMMENT ON COLUMN slo.slo.window_start IS 'First intraday period start (local time); NULL for a daily SLO.';
-COMMENT ON COLUMN slo.slo.window_end IS 'Last intraday period start (local time, inclusive); NULL for a daily SLO.';
+COMMENT ON COLUMN slo.slo.window_end IS
+  'End of the intraday window (local time, inclusive): periods start at or before it; it is the last period start '
+  'when the period divides the window. NULL for a daily SLO.';
 COMMENT ON COLUMN slo.slo.slack IS 'How late the SLO may end without affecting other SLOs; beyond it, slack is breached.';
 COMMENT ON COLUMN slo.slo.active IS 'Inactive SLOs get no new performance rows.';
 

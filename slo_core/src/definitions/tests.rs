@@ -95,7 +95,7 @@ name = "S1"
 app_id = "ops"
 calendar_id = "cal"
 time_zone = "America/NewYork"
-period = "50 minutes"
+period = "0 minutes"
 window_start = "06:00"
 window_end = "18:00"
 slack = "-5 minutes"
@@ -193,6 +193,34 @@ period = "30 minutes"
             (9, "window_end".into(), "window")
         ]
     );
+}
+
+#[test]
+fn a_period_need_not_divide_its_window() {
+    let src = r#"
+[[application]]
+app_id = "a"
+name = "A"
+[[calendar]]
+calendar_id = "c"
+name = "C"
+run_weekdays = [1]
+[[slo]]
+slo_id = "s"
+name = "S"
+app_id = "a"
+calendar_id = "c"
+time_zone = "UTC"
+period = "45 minutes"
+window_start = "06:00"
+window_end = "17:45"
+"#;
+    let d = parse_ok(src);
+    let w = d.slos["s"].intraday.unwrap();
+    assert_eq!(w.period, Interval::parse("45 minutes").unwrap());
+    assert_eq!(format_time(w.window_end), "17:45");
+    let longer = src.replace("45 minutes", "1 day");
+    assert_eq!(problems(&longer), vec![(15, "period".into(), "window")]);
 }
 
 #[test]

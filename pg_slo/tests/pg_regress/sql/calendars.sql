@@ -19,6 +19,10 @@ DELETE FROM slo.holiday WHERE holiday_set = 'fed_check';
 SELECT holiday_date, to_char(holiday_date, 'Dy') AS dow, name
 FROM slo.holiday WHERE holiday_set = 'us_federal_reserve' AND holiday_date BETWEEN '2027-01-01' AND '2027-12-31'
 ORDER BY 1;
+-- A Sunday holiday is listed on the Sunday and on the Monday it is observed.
+SELECT holiday_date, to_char(holiday_date, 'Dy') AS dow, name
+FROM slo.holiday WHERE holiday_set = 'us_federal_reserve' AND holiday_date BETWEEN '2022-12-24' AND '2023-01-02'
+ORDER BY 1;
 SELECT slo.load_holidays('x', 'uk_bank_holidays', 2020, 2021);
 SELECT slo.load_holidays('x', 'us_federal_reserve', 2021, 2020);
 
@@ -87,9 +91,42 @@ SELECT t AS status_time,
        slo.match_period('America/New_York', '06:00', '18:00', '30 minutes', '2026-11-24', t) AS period
 FROM unnest(ARRAY['2026-11-24 11:29Z', '2026-11-24 11:30Z', '2026-11-24 10:45Z', '2026-11-24 23:20Z']::timestamptz[]) AS t;
 
+-- ---- An intraday period need not divide its window (issue 17) -------------------------
+-- 06:00 to 17:45 every 45 minutes: periods 06:00 .. 17:15; the next, 18:00, is past the end.
+SELECT count(*) AS periods, min(p), max(p) FROM slo.intraday_period_starts('06:00', '17:45', '45 minutes') AS p;
+INSERT INTO slo.job (job_id, app_id, name) VALUES ('txn-summary-45', 'deposits', 'Summary every 45 minutes');
+INSERT INTO slo.slo (slo_id, name, app_id, calendar_id, time_zone, period, window_start, window_end)
+VALUES ('txn-summary-45m', 'Summary at :10 after each 45 minutes, 06:00 to 17:45', 'deposits', 'standard',
+        'America/New_York', '45 minutes', '06:00', '17:45');
+INSERT INTO slo.slo_job (slo_id, job_id, expected_start, expected_end)
+VALUES ('txn-summary-45m', 'txn-summary-45', '00:00', '00:10');
+SELECT count(*) AS periods, min(p), max(p) FROM slo.period_starts('txn-summary-45m') AS p;
+SELECT * FROM slo.expected_times('txn-summary-45m', '2026-11-24', '17:15');
+SELECT * FROM slo.expected_times('txn-summary-45m', '2026-11-24', '17:45');
+-- Starts go to the latest period start at or before their local time (EST, UTC-5), clamped:
+-- 05:50 to 06:00, 06:44 to 06:00, 17:14 to 16:30, 17:30 and 18:05 (after the last period
+-- start) to 17:15; a success follows its run's start.
+INSERT INTO slo.job_status (app_id, job_id, status, status_time, business_date, run_id, host_id) VALUES
+  ('deposits', 'txn-summary-45', 'start', '2026-11-24 10:50Z', '2026-11-24', 'early', 'h1'),
+  ('deposits', 'txn-summary-45', 'start', '2026-11-24 11:44Z', '2026-11-24', 'first', 'h1'),
+  ('deposits', 'txn-summary-45', 'succeed', '2026-11-24 11:52Z', '2026-11-24', 'first', 'h1'),
+  ('deposits', 'txn-summary-45', 'start', '2026-11-24 22:14Z', '2026-11-24', 'near-end', 'h1'),
+  ('deposits', 'txn-summary-45', 'start', '2026-11-24 22:30Z', '2026-11-24', 'after-last', 'h1'),
+  ('deposits', 'txn-summary-45', 'succeed', '2026-11-24 22:38Z', '2026-11-24', 'after-last', 'h1'),
+  ('deposits', 'txn-summary-45', 'start', '2026-11-24 23:05Z', '2026-11-24', 'after-window', 'h1');
+SELECT period_start, expected_start, expected_end, actual_start, actual_end, state
+FROM slo.slo_performance_report WHERE slo_id = 'txn-summary-45m' ORDER BY period_start;
+SELECT t AS status_time,
+       slo.match_period('America/New_York', '06:00', '17:45', '45 minutes', '2026-11-24', t) AS period
+FROM unnest(ARRAY['2026-11-24 10:50Z', '2026-11-24 11:44Z', '2026-11-24 11:45Z', '2026-11-24 22:14Z',
+                  '2026-11-24 22:15Z', '2026-11-24 22:45Z', '2026-11-25 04:00Z']::timestamptz[]) AS t;
+TRUNCATE slo.job_status;
+DELETE FROM slo.slo WHERE slo_id = 'txn-summary-45m';
+DELETE FROM slo.job WHERE job_id = 'txn-summary-45';
+
 -- ---- Definition errors name the SLO and the field ------------------------------------
 UPDATE slo.slo SET time_zone = 'America/NewYork' WHERE slo_id = 'dss-load';
-UPDATE slo.slo SET period = '50 minutes' WHERE slo_id = 'txn-summary-30m';
+UPDATE slo.slo SET period = '1 day' WHERE slo_id = 'txn-summary-30m';
 UPDATE slo.slo SET period = NULL WHERE slo_id = 'txn-summary-30m';
 INSERT INTO slo.slo_job VALUES ('dss-load', 'od-activity-report', '1 day 05:00', '1 day 04:00', 'run');
 INSERT INTO slo.slo_job VALUES ('dss-load', 'od-activity-report', '1 mon', '1 mon 04:00', 'run');
