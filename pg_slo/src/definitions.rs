@@ -66,30 +66,35 @@ thread_local! {
 
 const GENERATION_SQL: &str = "SELECT tableoid, generation FROM slo.definitions_generation";
 const JOBS_SQL: &str = "SELECT job_id, app_id FROM slo.job";
-/// The active SLOs with their jobs and the version of their definitions.
-const SLOS_SQL: &str = "\
-SELECT s.slo_id, s.calendar_id, s.time_zone, s.period, s.window_start, s.window_end,
+/// The active SLOs with their jobs (sorted by id, byte-wise), and `$version`: the version of
+/// their definitions, with `$from` joining what it needs.
+macro_rules! slos_sql {
+    ($version:literal, $from:literal, $group:literal) => {
+        concat!(
+            "SELECT s.slo_id, s.calendar_id, s.time_zone, s.period, s.window_start, s.window_end,
        array_agg(j.job_id ORDER BY j.job_id COLLATE \"C\"),
        array_agg(j.expected_start ORDER BY j.job_id COLLATE \"C\"),
        array_agg(j.expected_end ORDER BY j.job_id COLLATE \"C\"),
-       array_agg(j.day_unit ORDER BY j.job_id COLLATE \"C\"),
-       coalesce(v.version, 0)
-FROM slo.slo s JOIN slo.slo_job j ON j.slo_id = s.slo_id
-LEFT JOIN slo.slo_definition_version v ON v.slo_id = s.slo_id
+       array_agg(j.day_unit ORDER BY j.job_id COLLATE \"C\"), ",
+            $version,
+            "
+FROM slo.slo s JOIN slo.slo_job j ON j.slo_id = s.slo_id ",
+            $from,
+            "
 WHERE s.active
-GROUP BY s.slo_id, v.version";
-/// The same, in a database of release 0.1.0 until `ALTER EXTENSION pg_slo UPDATE` (no versions;
+GROUP BY s.slo_id",
+            $group
+        )
+    };
+}
+const SLOS_SQL: &str = slos_sql!(
+    "coalesce(v.version, 0)",
+    "LEFT JOIN slo.slo_definition_version v ON v.slo_id = s.slo_id",
+    ", v.version"
+);
+/// The same in a database of release 0.1.0 until `ALTER EXTENSION pg_slo UPDATE` (no versions;
 /// the engine keeps no daily states there).
-const SLOS_SQL_0_1: &str = "\
-SELECT s.slo_id, s.calendar_id, s.time_zone, s.period, s.window_start, s.window_end,
-       array_agg(j.job_id ORDER BY j.job_id COLLATE \"C\"),
-       array_agg(j.expected_start ORDER BY j.job_id COLLATE \"C\"),
-       array_agg(j.expected_end ORDER BY j.job_id COLLATE \"C\"),
-       array_agg(j.day_unit ORDER BY j.job_id COLLATE \"C\"),
-       0::bigint
-FROM slo.slo s JOIN slo.slo_job j ON j.slo_id = s.slo_id
-WHERE s.active
-GROUP BY s.slo_id";
+const SLOS_SQL_0_1: &str = slos_sql!("0::bigint", "", "");
 
 /// True when `slo.<name>` exists (a catalog cache lookup; tables of later releases are missing
 /// from a database of release 0.1.0 until `ALTER EXTENSION pg_slo UPDATE`).

@@ -102,10 +102,12 @@ const NEW_ROW_COLUMNS: [&str; 6] = [
     "run_id",
 ];
 
+/// Column positions, with the table's OID and column count they were found for.
+type Positions = Option<((pg_sys::Oid, i32), Rc<[usize]>)>;
+
 thread_local! {
-    /// The positions of [`NEW_ROW_COLUMNS`] in `slo.job_status`, with the table's OID and
-    /// column count they were found for.
-    static NEW_ROW_POSITIONS: std::cell::RefCell<Option<((pg_sys::Oid, i32), Rc<[usize]>)>> =
+    /// The positions of [`NEW_ROW_COLUMNS`] in `slo.job_status`.
+    static NEW_ROW_POSITIONS: std::cell::RefCell<Positions> =
         const { std::cell::RefCell::new(None) };
 }
 

@@ -57,71 +57,91 @@ const ARGS: &[PgBuiltInOids] = &[
     PgBuiltInOids::BYTEAARRAYOID,
 ];
 
-const MERGE_DAILY_SQL: &str = "\
-INSERT INTO slo.slo_performance AS p
-  (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end,
-   failed_runs, engine_state)
-SELECT u.slo_id, u.business_date, u.period_start, u.expected_start, u.expected_end, u.actual_start,
-       u.actual_end, u.failed_runs, u.engine_state
+/// The rows to write, from the statement's arrays, in the order given (key order).
+macro_rules! rows_from_arrays {
+    () => {
+        "
 FROM unnest($1::text[], $2::date[], $3::time[], $4::timestamptz[], $5::timestamptz[],
             $6::timestamptz[], $7::timestamptz[], $8::int[], $9::bytea[])
      WITH ORDINALITY AS u(slo_id, business_date, period_start, expected_start, expected_end,
                           actual_start, actual_end, failed_runs, engine_state, ord)
 ORDER BY u.ord
 ON CONFLICT (slo_id, business_date, period_start) DO UPDATE
-SET (engine_state, actual_start, actual_end, failed_runs, updated_at) =
+"
+    };
+}
+
+/// An `INSERT` of every column the engine writes, `engine_state` included or not.
+macro_rules! insert_rows {
+    (with_state) => {
+        concat!(
+            "INSERT INTO slo.slo_performance AS p
+  (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end,
+   failed_runs, engine_state)
+SELECT u.slo_id, u.business_date, u.period_start, u.expected_start, u.expected_end, u.actual_start,
+       u.actual_end, u.failed_runs, u.engine_state",
+            rows_from_arrays!()
+        )
+    };
+    (without_state) => {
+        concat!(
+            "INSERT INTO slo.slo_performance AS p
+  (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end,
+   failed_runs)
+SELECT u.slo_id, u.business_date, u.period_start, u.expected_start, u.expected_end, u.actual_start,
+       u.actual_end, u.failed_runs",
+            rows_from_arrays!()
+        )
+    };
+}
+
+/// What every statement returns: the rows as written.
+macro_rules! returning {
+    ($state:literal) => {
+        concat!(
+            "
+RETURNING p.slo_id, p.business_date, p.period_start, p.expected_start, p.expected_end,
+          p.actual_start, p.actual_end, p.failed_runs, ",
+            $state
+        )
+    };
+}
+
+const MERGE_DAILY_SQL: &str = concat!(
+    insert_rows!(with_state),
+    "SET (engine_state, actual_start, actual_end, failed_runs, updated_at) =
     (SELECT j.engine_state, j.actual_start, j.actual_end, j.failed_runs,
             CASE WHEN j.engine_state = p.engine_state THEN p.updated_at ELSE now() END
      FROM slo.day_state_join(p.engine_state, excluded.engine_state) AS j)
-WHERE slo.day_states_join(p.engine_state, excluded.engine_state)
-RETURNING p.slo_id, p.business_date, p.period_start, p.expected_start, p.expected_end,
-          p.actual_start, p.actual_end, p.failed_runs, p.engine_state";
+WHERE slo.day_states_join(p.engine_state, excluded.engine_state)",
+    returning!("p.engine_state")
+);
 
 /// Every column is replaced; `engine_state` too, when the table has it ([`REPLACE_SQL_0_1`] is
 /// for a table of release 0.1.0 until `ALTER EXTENSION pg_slo UPDATE`).
-const REPLACE_SQL: &str = "\
-INSERT INTO slo.slo_performance AS p
-  (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end,
-   failed_runs, engine_state)
-SELECT u.slo_id, u.business_date, u.period_start, u.expected_start, u.expected_end, u.actual_start,
-       u.actual_end, u.failed_runs, u.engine_state
-FROM unnest($1::text[], $2::date[], $3::time[], $4::timestamptz[], $5::timestamptz[],
-            $6::timestamptz[], $7::timestamptz[], $8::int[], $9::bytea[])
-     WITH ORDINALITY AS u(slo_id, business_date, period_start, expected_start, expected_end,
-                          actual_start, actual_end, failed_runs, engine_state, ord)
-ORDER BY u.ord
-ON CONFLICT (slo_id, business_date, period_start) DO UPDATE
-SET expected_start = excluded.expected_start, expected_end = excluded.expected_end,
+const REPLACE_SQL: &str = concat!(
+    insert_rows!(with_state),
+    "SET expected_start = excluded.expected_start, expected_end = excluded.expected_end,
     actual_start = excluded.actual_start, actual_end = excluded.actual_end,
     failed_runs = excluded.failed_runs, engine_state = excluded.engine_state, updated_at = now()
 WHERE (p.expected_start, p.expected_end, p.actual_start, p.actual_end, p.failed_runs, p.engine_state)
       IS DISTINCT FROM
       (excluded.expected_start, excluded.expected_end, excluded.actual_start, excluded.actual_end,
-       excluded.failed_runs, excluded.engine_state)
-RETURNING p.slo_id, p.business_date, p.period_start, p.expected_start, p.expected_end,
-          p.actual_start, p.actual_end, p.failed_runs, p.engine_state";
+       excluded.failed_runs, excluded.engine_state)",
+    returning!("p.engine_state")
+);
 
-const REPLACE_SQL_0_1: &str = "\
-INSERT INTO slo.slo_performance AS p
-  (slo_id, business_date, period_start, expected_start, expected_end, actual_start, actual_end,
-   failed_runs)
-SELECT u.slo_id, u.business_date, u.period_start, u.expected_start, u.expected_end, u.actual_start,
-       u.actual_end, u.failed_runs
-FROM unnest($1::text[], $2::date[], $3::time[], $4::timestamptz[], $5::timestamptz[],
-            $6::timestamptz[], $7::timestamptz[], $8::int[], $9::bytea[])
-     WITH ORDINALITY AS u(slo_id, business_date, period_start, expected_start, expected_end,
-                          actual_start, actual_end, failed_runs, engine_state, ord)
-ORDER BY u.ord
-ON CONFLICT (slo_id, business_date, period_start) DO UPDATE
-SET expected_start = excluded.expected_start, expected_end = excluded.expected_end,
+const REPLACE_SQL_0_1: &str = concat!(
+    insert_rows!(without_state),
+    "SET expected_start = excluded.expected_start, expected_end = excluded.expected_end,
     actual_start = excluded.actual_start, actual_end = excluded.actual_end,
     failed_runs = excluded.failed_runs, updated_at = now()
 WHERE (p.expected_start, p.expected_end, p.actual_start, p.actual_end, p.failed_runs)
       IS DISTINCT FROM
       (excluded.expected_start, excluded.expected_end, excluded.actual_start, excluded.actual_end,
-       excluded.failed_runs)
-RETURNING p.slo_id, p.business_date, p.period_start, p.expected_start, p.expected_end,
-          p.actual_start, p.actual_end, p.failed_runs, NULL::bytea";
+       excluded.failed_runs)",
+    returning!("NULL::bytea")
+);
 
 thread_local! {
     static MERGE_DAILY: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
@@ -256,6 +276,8 @@ fn day_states_join(stored: &[u8], new: &[u8]) -> bool {
 
 /// The join of two daily states (the state of the union of their events) and the columns of
 /// the performance row it derives; the stored state as it is when they cannot be joined.
+// The columns are named in the signature, where pgrx reads them for the SQL declaration.
+#[allow(clippy::type_complexity)]
 #[pg_extern(immutable, strict, parallel_safe)]
 fn day_state_join(
     stored: &[u8],
