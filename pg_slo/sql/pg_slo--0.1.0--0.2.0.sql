@@ -191,31 +191,44 @@ CREATE FUNCTION slo.day_rebuilds() RETURNS bigint /* i64 */
 STRICT VOLATILE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'day_rebuilds_wrapper';
-CREATE FUNCTION slo.day_state_join(
-	"stored" bytea, /* & [u8] */
-	"new" bytea /* & [u8] */
-) RETURNS TABLE (
-	"engine_state" bytea,  /* Vec < u8 > */
-	"actual_start" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
-	"actual_end" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
-	"failed_runs" INT  /* i32 */
-)
-IMMUTABLE STRICT PARALLEL SAFE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'day_state_join_wrapper';
-CREATE FUNCTION slo.day_states_join(
+CREATE FUNCTION slo.day_state_adds(
 	"stored" bytea, /* & [u8] */
 	"new" bytea /* & [u8] */
 ) RETURNS bool /* bool */
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'day_states_join_wrapper';
-COMMENT ON FUNCTION slo.day_states_join(bytea, bytea) IS
-  'Internal to the engine: true when two daily states (slo_performance.engine_state) were made for the same jobs '
-  'under the same definitions of their SLO, so that they can be joined.';
+AS 'MODULE_PATHNAME', 'day_state_adds_wrapper';
+CREATE FUNCTION slo.day_state_end(
+	"stored" bytea, /* & [u8] */
+	"new" bytea /* & [u8] */
+) RETURNS timestamp with time zone /* Option < TimestampWithTimeZone > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'day_state_end_wrapper';
+CREATE FUNCTION slo.day_state_failed_runs(
+	"stored" bytea, /* & [u8] */
+	"new" bytea /* & [u8] */
+) RETURNS INT /* i32 */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'day_state_failed_runs_wrapper';
+CREATE FUNCTION slo.day_state_join(
+	"stored" bytea, /* & [u8] */
+	"new" bytea /* & [u8] */
+) RETURNS bytea /* Vec < u8 > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'day_state_join_wrapper';
+COMMENT ON FUNCTION slo.day_state_adds(bytea, bytea) IS
+  'Internal to the engine: true when a new daily state (slo_performance.engine_state) joins the stored one (made for '
+  'the same jobs under the same definitions of their SLO) and adds something to it.';
 COMMENT ON FUNCTION slo.day_state_join(bytea, bytea) IS
-  'Internal to the engine: the join of two daily states (the state of the union of their events) and the columns '
-  'of the performance row it derives (actual_start, actual_end, failed_runs).';
+  'Internal to the engine: the join of two daily states (the state of the union of their events); the stored one '
+  'when they cannot be joined.';
+COMMENT ON FUNCTION slo.day_state_end(bytea, bytea) IS
+  'Internal to the engine: actual_end of the join of two daily states (the latest end once every job has ended).';
+COMMENT ON FUNCTION slo.day_state_failed_runs(bytea, bytea) IS
+  'Internal to the engine: failed_runs of the join of two daily states.';
 COMMENT ON FUNCTION slo.day_rebuilds() IS
   'How many daily SLO days this backend has rebuilt from all their events instead of merging new events into their '
   'stored state: for tests and diagnostics.';

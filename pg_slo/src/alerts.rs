@@ -65,6 +65,12 @@ fn lookback() -> Duration {
     parsed
 }
 
+/// The start of the alert window at `now`: instances whose expected end is earlier raise no
+/// alert from the engine.
+pub(crate) fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - lookback()
+}
+
 /// The instances among `written` (rows the engine just wrote, each of which may have got its
 /// first start or its completion from the events just stored) that started after their expected
 /// start, or are complete, inside the alert window: the ones the engine asks
@@ -73,7 +79,7 @@ pub(crate) fn instances_to_check<'a>(
     written: impl Iterator<Item = &'a PerformanceRow>,
     now: DateTime<Utc>,
 ) -> Vec<&'a PerformanceRow> {
-    let window_start = now - lookback();
+    let window_start = window_start(now);
     written
         .filter(|new| {
             let started_late = new.actual_start.is_some_and(|s| s > new.expected_start);

@@ -449,6 +449,7 @@ impl Run {
         self.work.sort_unstable_by_key(|day| (day.slo, day.date));
         let mut check: Vec<PerformanceRow> = Vec::new();
         let mut written = 0i64;
+        let now = alerts::transaction_now();
         for pass in self.work.chunks(DAYS_PER_PASS) {
             let (merged, rebuilt): (Vec<&Day>, Vec<&Day>) = pass
                 .iter()
@@ -473,26 +474,38 @@ impl Run {
                         state: r.state.clone(),
                     })
                     .collect();
-                let out = perf_rows::merge_daily(&rows);
-                written += out.len() as i64;
-                let mut done: BTreeSet<(&str, NaiveDate)> = BTreeSet::new();
-                for w in &out {
-                    done.insert((w.row.slo_id.as_str(), w.row.business_date));
-                    let Ok(k) = own.binary_search_by(|(_, r, _)| {
-                        (r.row.slo_id.as_str(), r.row.business_date)
-                            .cmp(&(w.row.slo_id.as_str(), w.row.business_date))
-                    }) else {
-                        continue;
-                    };
-                    if merge_may_alert(&own[k].2, w) {
-                        check.push(w.row.clone());
+                let merged = perf_rows::merge_daily(&rows, alerts::window_start(now));
+                let own_of = |slo_id: &str, date: NaiveDate| {
+                    own.binary_search_by(|(_, r, _)| {
+                        (r.row.slo_id.as_str(), r.row.business_date).cmp(&(slo_id, date))
+                    })
+                    .ok()
+                    .map(|k| &own[k])
+                };
+                for w in merged.to_check {
+                    if own_of(&w.row.slo_id, w.row.business_date)
+                        .is_some_and(|(_, _, state)| merge_may_alert(state, &w))
+                    {
+                        check.push(w.row);
                     }
                 }
-                to_rebuild.extend(
-                    own.iter().map(|(day, _, _)| *day).filter(|day| {
-                        !done.contains(&(defs.slos[day.slo].slo_id.as_str(), day.date))
-                    }),
-                );
+                // Rows not updated: the statement's state adds nothing to the stored one (nothing
+                // to do), or cannot be joined with it (rebuilt from the day's events).
+                if !merged.not_written.is_empty() {
+                    for (slo_id, date, stored) in perf_rows::stored_states(&merged.not_written) {
+                        let Some((day, _, state)) = own_of(&slo_id, date) else {
+                            continue;
+                        };
+                        let joins = stored
+                            .as_deref()
+                            .and_then(DailyState::decode_any)
+                            .is_some_and(|s| s.join(state).is_some());
+                        if !joins {
+                            to_rebuild.push(day);
+                        }
+                    }
+                    // A row a DBA's BEFORE trigger skipped has no stored version: nothing to do.
+                }
                 to_rebuild.sort_unstable_by_key(|day| (day.slo, day.date));
             }
 
@@ -550,7 +563,6 @@ impl Run {
 
         // Instances that may just have got a late first start or completed: they may call for
         // alerts (raising is idempotent: asking about one more instance costs only time).
-        let now = alerts::transaction_now();
         let check: Vec<&PerformanceRow> = alerts::instances_to_check(check.iter(), now);
         alerts::raise_for(&check, now);
         written

@@ -72,8 +72,10 @@ extension_sql_file!(
         engine::job_status_after_insert,
         engine::refresh_slo_days,
         engine::day_rebuilds,
+        perf_rows::day_state_adds,
         perf_rows::day_state_join,
-        perf_rows::day_states_join
+        perf_rows::day_state_end,
+        perf_rows::day_state_failed_runs
     ]
 );
 

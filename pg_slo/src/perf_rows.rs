@@ -45,7 +45,7 @@ pub(crate) struct Written {
     pub state: Option<Vec<u8>>,
 }
 
-const ARGS: &[PgBuiltInOids] = &[
+const ARGS_WITH_WINDOW: &[PgBuiltInOids] = &[
     PgBuiltInOids::TEXTARRAYOID,
     PgBuiltInOids::DATEARRAYOID,
     PgBuiltInOids::TIMEARRAYOID,
@@ -55,7 +55,10 @@ const ARGS: &[PgBuiltInOids] = &[
     PgBuiltInOids::TIMESTAMPTZARRAYOID,
     PgBuiltInOids::INT4ARRAYOID,
     PgBuiltInOids::BYTEAARRAYOID,
+    PgBuiltInOids::TIMESTAMPTZOID,
 ];
+/// The statements' parameters: the rows' columns as arrays (and, for the merge, `$10`).
+const ARGS: &[PgBuiltInOids] = ARGS_WITH_WINDOW;
 
 /// The rows to write, from the statement's arrays, in the order given (key order).
 macro_rules! rows_from_arrays {
@@ -107,14 +110,29 @@ RETURNING p.slo_id, p.business_date, p.period_start, p.expected_start, p.expecte
     };
 }
 
+/// Rows whose state the statement's own joins and changes are updated (`actual_start` is the
+/// least of both, as a join's earliest start is); rows written are returned when they may call
+/// for alerts (a late start, or complete, with the expected end after `$10`), and the keys of
+/// rows that exist but were not updated (their state does not join, or adds nothing; they are
+/// locked) with `written` false.
 const MERGE_DAILY_SQL: &str = concat!(
+    "WITH w AS (\n",
     insert_rows!(with_state),
-    "SET (engine_state, actual_start, actual_end, failed_runs, updated_at) =
-    (SELECT j.engine_state, j.actual_start, j.actual_end, j.failed_runs,
-            CASE WHEN j.engine_state = p.engine_state THEN p.updated_at ELSE now() END
-     FROM slo.day_state_join(p.engine_state, excluded.engine_state) AS j)
-WHERE slo.day_states_join(p.engine_state, excluded.engine_state)",
-    returning!("p.engine_state")
+    "SET engine_state = slo.day_state_join(p.engine_state, excluded.engine_state),
+    actual_start = least(p.actual_start, excluded.actual_start),
+    actual_end = slo.day_state_end(p.engine_state, excluded.engine_state),
+    failed_runs = slo.day_state_failed_runs(p.engine_state, excluded.engine_state),
+    updated_at = now()
+WHERE slo.day_state_adds(p.engine_state, excluded.engine_state)",
+    returning!("p.engine_state"),
+    ")
+SELECT w.*, true AS written FROM w
+WHERE (w.actual_start > w.expected_start OR w.actual_end IS NOT NULL) AND w.expected_end >= $10
+UNION ALL
+SELECT u.slo_id, u.business_date, u.period_start, NULL, NULL, NULL, NULL, NULL, NULL, false
+FROM unnest($1::text[], $2::date[], $3::time[]) AS u(slo_id, business_date, period_start)
+WHERE NOT EXISTS (SELECT 1 FROM w WHERE w.slo_id = u.slo_id AND w.business_date = u.business_date
+                                    AND w.period_start = u.period_start)"
 );
 
 /// Every column is replaced; `engine_state` too, when the table has it ([`REPLACE_SQL_0_1`] is
@@ -147,52 +165,113 @@ thread_local! {
     static MERGE_DAILY: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
     static REPLACE: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
     static REPLACE_0_1: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static STORED_STATES: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
 }
 
-/// Inserts daily rows, or joins their states into the stored ones; returns the rows written.
-/// Rows not returned exist with a state that cannot be joined (and are locked until the
-/// transaction ends), or were skipped by a DBA's BEFORE trigger.
-pub(crate) fn merge_daily(rows: &[NewRow]) -> Vec<Written> {
-    write(
+/// Inserts daily rows, or joins their states into the stored ones. Returns the rows written that
+/// may call for alerts (expected end at or after `window_start`), and the keys of the rows that
+/// exist and were not updated: their state does not join the statement's (the caller rebuilds
+/// them), or the statement's adds nothing to it. Those are locked until the transaction ends.
+/// A row a DBA's BEFORE trigger skipped is among the latter too.
+pub(crate) fn merge_daily(rows: &[NewRow], window_start: DateTime<Utc>) -> Merged {
+    let mut merged = Merged::default();
+    for (w, written) in write(
         rows,
+        Some(window_start),
         "merging daily states into slo.slo_performance",
         MERGE_DAILY_SQL,
         &MERGE_DAILY,
-    )
+    ) {
+        if written {
+            merged.to_check.push(w);
+        } else {
+            merged.not_written.push((w.row.slo_id, w.row.business_date));
+        }
+    }
+    merged
+}
+
+/// What [`merge_daily`] did.
+#[derive(Default)]
+pub(crate) struct Merged {
+    /// Rows written that may call for alerts.
+    pub to_check: Vec<Written>,
+    /// Daily SLO days not written (slo_id, business_date).
+    pub not_written: Vec<(String, NaiveDate)>,
+}
+
+const STORED_STATES_SQL: &str = "\
+SELECT p.slo_id, p.business_date, p.engine_state
+FROM unnest($1::text[], $2::date[]) AS u(slo_id, business_date)
+JOIN slo.slo_performance p
+  ON p.slo_id = u.slo_id AND p.business_date = u.business_date AND p.period_start = '00:00'";
+
+/// The daily states stored for the given SLO days, as committed now (rows this transaction has
+/// locked: their latest version).
+pub(crate) fn stored_states(
+    days: &[(String, NaiveDate)],
+) -> Vec<(String, NaiveDate, Option<Vec<u8>>)> {
+    let statement = Statement {
+        sql: STORED_STATES_SQL,
+        args: &[PgBuiltInOids::TEXTARRAYOID, PgBuiltInOids::DATEARRAYOID],
+        fresh: true,
+        doing: "reading daily states of slo.slo_performance",
+    };
+    let ids: Vec<&str> = days.iter().map(|d| d.0.as_str()).collect();
+    let dates: Vec<Date> = days.iter().map(|d| date_out(d.1)).collect();
+    Spi::connect_mut(|client| {
+        statement.run(
+            &STORED_STATES,
+            client,
+            &[ids.into(), dates.into()],
+            |table| {
+                let mut out = Vec::with_capacity(table.len());
+                for r in table {
+                    out.push((
+                        r.get::<String>(1)?.unwrap_or_default(),
+                        r.get::<Date>(2)?.map_or(NaiveDate::MIN, date_in),
+                        r.get::<Vec<u8>>(3)?,
+                    ));
+                }
+                Ok(out)
+            },
+        )
+    })
 }
 
 /// Writes rows computed from all their events over the stored ones; returns the rows that
 /// changed. `keeps_state`: the table has `engine_state` (release 0.2.0 on).
 pub(crate) fn replace(rows: &[NewRow], keeps_state: bool) -> Vec<Written> {
-    if keeps_state {
-        write(
-            rows,
-            "writing rows of slo.slo_performance",
-            REPLACE_SQL,
-            &REPLACE,
-        )
+    let (sql, plan): (&'static str, &'static Plan) = if keeps_state {
+        (REPLACE_SQL, &REPLACE)
     } else {
-        write(
-            rows,
-            "writing rows of slo.slo_performance",
-            REPLACE_SQL_0_1,
-            &REPLACE_0_1,
-        )
-    }
+        (REPLACE_SQL_0_1, &REPLACE_0_1)
+    };
+    write(rows, None, "writing rows of slo.slo_performance", sql, plan)
+        .into_iter()
+        .map(|(w, _)| w)
+        .collect()
 }
 
+/// Runs one of the statements over `rows` (and `window_start` as `$10`, for the merge); returns
+/// the rows it returns, each with whether it was written.
 fn write(
     rows: &[NewRow],
+    window_start: Option<DateTime<Utc>>,
     doing: &'static str,
     sql: &'static str,
     plan: &'static Plan,
-) -> Vec<Written> {
+) -> Vec<(Written, bool)> {
     if rows.is_empty() {
         return Vec::new();
     }
     let statement = Statement {
         sql,
-        args: ARGS,
+        args: if window_start.is_some() {
+            ARGS_WITH_WINDOW
+        } else {
+            &ARGS[..9]
+        },
         fresh: true,
         doing,
     };
@@ -218,43 +297,45 @@ fn write(
         .map(|r| i32::try_from(r.row.failed_runs).unwrap_or(i32::MAX))
         .collect();
     let states: Vec<Option<&[u8]>> = rows.iter().map(|r| r.state.as_deref()).collect();
-    Spi::connect_mut(|client| {
-        statement.run(
-            plan,
-            client,
-            &[
-                ids.into(),
-                dates.into(),
-                periods.into(),
-                starts.into(),
-                ends.into(),
-                actual_starts.into(),
-                actual_ends.into(),
-                failed.into(),
-                states.into(),
-            ],
-            read_written,
-        )
-    })
+    let mut args = vec![
+        ids.into(),
+        dates.into(),
+        periods.into(),
+        starts.into(),
+        ends.into(),
+        actual_starts.into(),
+        actual_ends.into(),
+        failed.into(),
+        states.into(),
+    ];
+    if let Some(w) = window_start {
+        args.push(tstz_out(w).into());
+    }
+    Spi::connect_mut(|client| statement.run(plan, client, &args, read_written))
 }
 
-fn read_written(table: SpiTupleTable<'_>) -> Result<Vec<Written>, SpiError> {
+fn read_written(table: SpiTupleTable<'_>) -> Result<Vec<(Written, bool)>, SpiError> {
     let mut out = Vec::with_capacity(table.len());
+    let flagged = table.columns()? > 9;
     for r in table {
+        let written = !flagged || r.get::<bool>(10)?.unwrap_or(true);
         let instant = |v: Option<TimestampWithTimeZone>| v.map(tstz_in);
-        out.push(Written {
-            row: PerformanceRow {
-                slo_id: r.get(1)?.unwrap_or_default(),
-                business_date: r.get::<Date>(2)?.map_or(NaiveDate::MIN, date_in),
-                period_start: r.get::<Time>(3)?.map_or(NaiveTime::MIN, time_in),
-                expected_start: instant(r.get(4)?).unwrap_or_default(),
-                expected_end: instant(r.get(5)?).unwrap_or_default(),
-                actual_start: instant(r.get(6)?),
-                actual_end: instant(r.get(7)?),
-                failed_runs: i64::from(r.get::<i32>(8)?.unwrap_or(0)),
+        out.push((
+            Written {
+                row: PerformanceRow {
+                    slo_id: r.get(1)?.unwrap_or_default(),
+                    business_date: r.get::<Date>(2)?.map_or(NaiveDate::MIN, date_in),
+                    period_start: r.get::<Time>(3)?.map_or(NaiveTime::MIN, time_in),
+                    expected_start: instant(r.get(4)?).unwrap_or_default(),
+                    expected_end: instant(r.get(5)?).unwrap_or_default(),
+                    actual_start: instant(r.get(6)?),
+                    actual_end: instant(r.get(7)?),
+                    failed_runs: i64::from(r.get::<i32>(8)?.unwrap_or(0)),
+                },
+                state: r.get::<Vec<u8>>(9)?,
             },
-            state: r.get::<Vec<u8>>(9)?,
-        });
+            written,
+        ));
     }
     Ok(out)
 }
@@ -264,49 +345,36 @@ fn micros_out(us: Option<i64>) -> Option<TimestampWithTimeZone> {
         .map(tstz_out)
 }
 
-/// True when two stored daily states can be joined: made for the same jobs of one SLO, under
-/// the same definitions (`slo_core::day_state`).
-#[pg_extern(immutable, strict, parallel_safe)]
-fn day_states_join(stored: &[u8], new: &[u8]) -> bool {
-    match (DailyState::decode_any(stored), DailyState::decode_any(new)) {
-        (Some(a), Some(b)) => a.join(&b).is_some(),
-        _ => false,
-    }
+/// The join of a stored daily state and a new one, when they can be joined (made for the same
+/// jobs of one SLO, under the same definitions: `slo_core::day_state`).
+fn joined(stored: &[u8], new: &[u8]) -> Option<DailyState> {
+    DailyState::decode_any(stored)?.join(&DailyState::decode_any(new)?)
 }
 
-/// The join of two daily states (the state of the union of their events) and the columns of
-/// the performance row it derives; the stored state as it is when they cannot be joined.
-// The columns are named in the signature, where pgrx reads them for the SQL declaration.
-#[allow(clippy::type_complexity)]
+/// True when the new daily state joins the stored one and adds something to it: the rows the
+/// engine's merge updates.
 #[pg_extern(immutable, strict, parallel_safe)]
-fn day_state_join(
-    stored: &[u8],
-    new: &[u8],
-) -> TableIterator<
-    'static,
-    (
-        name!(engine_state, Vec<u8>),
-        name!(actual_start, Option<TimestampWithTimeZone>),
-        name!(actual_end, Option<TimestampWithTimeZone>),
-        name!(failed_runs, i32),
-    ),
-> {
-    let old = DailyState::decode_any(stored);
-    let joined = match (&old, DailyState::decode_any(new)) {
-        (Some(a), Some(b)) => a.join(&b),
-        _ => None,
-    };
-    let row = match joined.or(old) {
-        Some(state) => {
-            let a = state.actuals();
-            (
-                state.encode(),
-                micros_out(a.start),
-                micros_out(a.end),
-                i32::try_from(a.failed_runs).unwrap_or(i32::MAX),
-            )
-        }
-        None => (stored.to_vec(), None, None, 0),
-    };
-    TableIterator::once(row)
+fn day_state_adds(stored: &[u8], new: &[u8]) -> bool {
+    joined(stored, new).is_some_and(|j| j.encode() != stored)
+}
+
+/// The join of two daily states (the state of the union of their events); the stored state
+/// when they cannot be joined.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn day_state_join(stored: &[u8], new: &[u8]) -> Vec<u8> {
+    joined(stored, new).map_or_else(|| stored.to_vec(), |j| j.encode())
+}
+
+/// `actual_end` of the join of two daily states: the latest end when every job has ended.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn day_state_end(stored: &[u8], new: &[u8]) -> Option<TimestampWithTimeZone> {
+    micros_out(joined(stored, new)?.actuals().end)
+}
+
+/// `failed_runs` of the join of two daily states.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn day_state_failed_runs(stored: &[u8], new: &[u8]) -> i32 {
+    joined(stored, new).map_or(0, |j| {
+        i32::try_from(j.actuals().failed_runs).unwrap_or(i32::MAX)
+    })
 }

@@ -71,12 +71,16 @@ COMMENT ON FUNCTION slo.lock_slo_days(text[], date[]) IS
   'in order, exclusively), as a writer that recomputes SLO days from their events holds them.';
 
 -- ---- Daily states (Rust: perf_rows.rs, engine.rs) -------------------------------------------
-COMMENT ON FUNCTION slo.day_states_join(bytea, bytea) IS
-  'Internal to the engine: true when two daily states (slo_performance.engine_state) were made for the same jobs '
-  'under the same definitions of their SLO, so that they can be joined.';
+COMMENT ON FUNCTION slo.day_state_adds(bytea, bytea) IS
+  'Internal to the engine: true when a new daily state (slo_performance.engine_state) joins the stored one (made for '
+  'the same jobs under the same definitions of their SLO) and adds something to it.';
 COMMENT ON FUNCTION slo.day_state_join(bytea, bytea) IS
-  'Internal to the engine: the join of two daily states (the state of the union of their events) and the columns '
-  'of the performance row it derives (actual_start, actual_end, failed_runs).';
+  'Internal to the engine: the join of two daily states (the state of the union of their events); the stored one '
+  'when they cannot be joined.';
+COMMENT ON FUNCTION slo.day_state_end(bytea, bytea) IS
+  'Internal to the engine: actual_end of the join of two daily states (the latest end once every job has ended).';
+COMMENT ON FUNCTION slo.day_state_failed_runs(bytea, bytea) IS
+  'Internal to the engine: failed_runs of the join of two daily states.';
 COMMENT ON FUNCTION slo.day_rebuilds() IS
   'How many daily SLO days this backend has rebuilt from all their events instead of merging new events into their '
   'stored state: for tests and diagnostics.';
