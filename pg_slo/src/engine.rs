@@ -463,20 +463,14 @@ impl Run {
             // Daily days: the statement's own states, joined into the stored ones.
             let mut to_rebuild: Vec<&Day> = rebuilt;
             if !merged.is_empty() {
-                let own: Vec<(&Day, NewRow, DailyState)> = merged
+                let (own, rows): (Vec<(&Day, DailyState)>, Vec<NewRow>) = merged
                     .iter()
-                    .filter_map(|day| own_state(&defs, day, events).map(|(r, s)| (*day, r, s)))
-                    .collect();
-                let rows: Vec<NewRow> = own
-                    .iter()
-                    .map(|(_, r, _)| NewRow {
-                        row: r.row.clone(),
-                        state: r.state.clone(),
-                    })
-                    .collect();
+                    .filter_map(|day| own_state(&defs, day, events).map(|(r, s)| ((*day, s), r)))
+                    .unzip();
                 let merged = perf_rows::merge_daily(&rows, alerts::window_start(now));
+                // Rows are in key order: the statement's own state of a key, by binary search.
                 let own_of = |slo_id: &str, date: NaiveDate| {
-                    own.binary_search_by(|(_, r, _)| {
+                    rows.binary_search_by(|r| {
                         (r.row.slo_id.as_str(), r.row.business_date).cmp(&(slo_id, date))
                     })
                     .ok()
@@ -484,16 +478,17 @@ impl Run {
                 };
                 for w in merged.to_check {
                     if own_of(&w.row.slo_id, w.row.business_date)
-                        .is_some_and(|(_, _, state)| merge_may_alert(state, &w))
+                        .is_some_and(|(_, state)| merge_may_alert(state, &w))
                     {
                         check.push(w.row);
                     }
                 }
                 // Rows not updated: the statement's state adds nothing to the stored one (nothing
-                // to do), or cannot be joined with it (rebuilt from the day's events).
+                // to do), or cannot be joined with it (rebuilt from the day's events). A row a
+                // DBA's BEFORE trigger skipped has no stored version: nothing to do either.
                 if !merged.not_written.is_empty() {
                     for (slo_id, date, stored) in perf_rows::stored_states(&merged.not_written) {
-                        let Some((day, _, state)) = own_of(&slo_id, date) else {
+                        let Some((day, state)) = own_of(&slo_id, date) else {
                             continue;
                         };
                         let joins = stored
@@ -504,57 +499,45 @@ impl Run {
                             to_rebuild.push(day);
                         }
                     }
-                    // A row a DBA's BEFORE trigger skipped has no stored version: nothing to do.
                 }
-                to_rebuild.sort_unstable_by_key(|day| (day.slo, day.date));
             }
 
-            // Daily days rebuilt from their events, and intraday days recomputed.
+            // Daily days rebuilt from their events, and intraday days recomputed: one read of
+            // their events.
+            DAY_REBUILDS.set(DAY_REBUILDS.get() + to_rebuild.len() as i64);
+            let from_events: Vec<&Day> =
+                to_rebuild.iter().chain(&recomputed_days).copied().collect();
+            let stored = day_events(&defs, &from_events);
             let mut rows: Vec<NewRow> = Vec::new();
-            if !to_rebuild.is_empty() {
-                DAY_REBUILDS.set(DAY_REBUILDS.get() + to_rebuild.len() as i64);
-                let stored = day_events(&defs, &to_rebuild);
-                for day in &to_rebuild {
-                    let slo = &defs.slos[day.slo];
-                    let evs = stored
-                        .get(&(day.slo, day.date))
-                        .map_or(&[][..], Vec::as_slice);
-                    let mut state = DailyState::from_events(slo, day.date, evs);
-                    state.set_tag(defs.tags[day.slo]);
-                    if let Some(row) = state.row(slo, day.date) {
-                        rows.push(NewRow {
-                            row,
-                            state: Some(state.encode()),
-                        });
-                    }
-                }
-            }
-            if !recomputed_days.is_empty() {
-                let stored = day_events(&defs, &recomputed_days);
-                for day in &recomputed_days {
-                    let slo = &defs.slos[day.slo];
-                    let Some(evs) = stored.get(&(day.slo, day.date)).filter(|e| !e.is_empty())
-                    else {
-                        continue;
-                    };
+            for day in from_events {
+                let slo = &defs.slos[day.slo];
+                let evs = stored
+                    .get(&(day.slo, day.date))
+                    .map_or(&[][..], Vec::as_slice);
+                if recomputed(slo, self.stateful) {
                     rows.extend(
                         performance(std::slice::from_ref(slo), evs)
                             .into_iter()
                             .map(|row| NewRow { row, state: None }),
                     );
+                    continue;
+                }
+                let mut state = DailyState::from_events(slo, day.date, evs);
+                state.set_tag(defs.tags[day.slo]);
+                if let Some(row) = state.row(slo, day.date) {
+                    rows.push(NewRow {
+                        row,
+                        state: Some(state.encode()),
+                    });
                 }
             }
+            // In key order (String orders byte-wise).
             rows.sort_unstable_by(|a, b| {
-                (
-                    a.row.slo_id.as_bytes(),
-                    a.row.business_date,
-                    a.row.period_start,
-                )
-                    .cmp(&(
-                        b.row.slo_id.as_bytes(),
-                        b.row.business_date,
-                        b.row.period_start,
-                    ))
+                (&a.row.slo_id, a.row.business_date, a.row.period_start).cmp(&(
+                    &b.row.slo_id,
+                    b.row.business_date,
+                    b.row.period_start,
+                ))
             });
             let out = perf_rows::replace(&rows, self.stateful);
             written += out.len() as i64;
@@ -626,6 +609,9 @@ fn recomputed(slo: &SloDef, stateful: bool) -> bool {
 /// rows are locked, or their buckets' locks held exclusively, so every event whose effect is in
 /// a stored row is seen, and this transaction's own).
 fn day_events(defs: &Definitions, days: &[&Day]) -> HashMap<(usize, NaiveDate), Vec<EngineEvent>> {
+    if days.is_empty() {
+        return HashMap::new();
+    }
     let keys: BTreeSet<(&str, NaiveDate)> = days
         .iter()
         .flat_map(|day| {
