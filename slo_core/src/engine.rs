@@ -1,5 +1,5 @@
 //! The reference computation of SLO performance (CONTRACT sections 3 and 4): from definitions
-//! and events, the `slo.slo_performance` rows that events alone call for. The SQL engine in the
+//! and events, the `slo.slo_performance` rows that events alone call for. The engine in the
 //! extension's trigger applies the same rules (daily SLO days through [`crate::day_state`],
 //! intraday ones through [`performance`] itself) and writes the rows with SQL; the end-to-end
 //! property test compares the two.
