@@ -19,6 +19,8 @@
 #    at it through PG_SLO_PRIVATE_PG. Logs: target/pg-matrix/NN/logs/.
 #  - `cargo pgrx init` names all four versions (it rewrites ~/.pgrx/config.toml, and a rewrite
 #    makes pgrx regenerate every version's bindings), and is skipped when the file already does.
+#    That file is the machine's, and every build of the extension runs each pg_config it names:
+#    after target/ is cleaned, scripts/lib.sh drops the lines whose pg_config is gone.
 #
 # Usage: scripts/test-matrix.sh [15 16 17 18]   (default: all four)
 source "$(dirname "$0")/lib.sh"
