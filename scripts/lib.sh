@@ -54,10 +54,19 @@ ensure_cargo_pgrx() {
     log "installing cargo-pgrx $PGRX_VERSION (a cold build takes several minutes)"
     cargo install cargo-pgrx --version "=$PGRX_VERSION" --locked
   fi
-  if ! grep -qs '^pg15 = ' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  local config=${PGRX_HOME:-$HOME/.pgrx}/config.toml label path
+  if ! grep -qs '^pg15 = ' "$config"; then
     log "cargo pgrx init --pg15"
     cargo pgrx init --pg15 "$PG_CONFIG"
   fi
+  # The file is the machine's, and every build of the extension runs each pg_config it names: one
+  # that is gone (scripts/test-matrix.sh's, under a cleaned target/) fails them all. Drop its line.
+  while read -r label path; do
+    if [[ ! -x $path ]]; then
+      log "dropping $label from $config: its pg_config $path is gone"
+      sed -i "/^$label = /d" "$config"
+    fi
+  done < <(sed -n 's/^\(pg[0-9]*\) = "\(.*\)"$/\1 \2/p' "$config")
 }
 
 ensure_prerequisites() {

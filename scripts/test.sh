@@ -10,7 +10,10 @@
 #      (api/tests, one database per test) and end-to-end tests (tests/tests, the real pg-slo
 #      binary; reliability: SIGKILL of the API, two instances, an immediate restart of a
 #      scratch PostgreSQL), with cargo-nextest; the Kafka tests against a test broker (tansu)
-#      started here on loopback and stopped at the end.
+#      started here on loopback and stopped at the end;
+#   5. the newest PostgreSQL too (scripts/test-matrix.sh 18: the extension built for 18 and
+#      tiers 2 and the engine's property test run on a cluster of 18 of its own, stopped at the
+#      end; the system cluster, 15, is the oldest and is what the steps above cover).
 # PostgreSQL is left running.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -50,3 +53,6 @@ else
   cargo test --locked --no-fail-fast
 fi
 drop_stale_test_databases
+
+log "PostgreSQL 18: pg_regress, isolation, upgrade and the engine's property test (scripts/test-matrix.sh 18)"
+"$ROOT/scripts/test-matrix.sh" 18
