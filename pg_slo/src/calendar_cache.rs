@@ -20,9 +20,8 @@ use pgrx::datum::Date;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
 use pgrx::pg_sys::PgBuiltInOids;
 use pgrx::prelude::*;
-use pgrx::spi::OwnedPreparedStatement;
 use slo_core::calendar::Calendar;
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -47,8 +46,8 @@ SELECT c.run_weekdays, c.runs_on_holidays,
 FROM slo.calendar c WHERE c.calendar_id = $1";
 
 thread_local! {
-    static LOAD_NOW: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static LOAD_FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static LOAD_NOW: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static LOAD_FRESH: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
 }
 
 /// Loads a calendar's definition: under the calling statement's snapshot, or `fresh` (what is
@@ -62,12 +61,12 @@ pub(crate) fn load(calendar_id: &str, fresh: bool) -> Calendar {
     };
     let plan: &'static Plan = if fresh { &LOAD_FRESH } else { &LOAD_NOW };
     type Row = (Vec<i32>, bool, Vec<Date>, Vec<Date>, Vec<bool>);
-    let row: Option<Row> = Spi::connect_mut(|client| {
-        statement.run(plan, client, &[calendar_id.into()], |table| {
-            if table.is_empty() {
+    let row: Option<Row> = Spi::connect_mut(|_client| {
+        statement.run(plan, &[calendar_id.into()], |rows| {
+            if rows.is_empty() {
                 return Ok(None);
             }
-            let row = table.first();
+            let row = &rows[0];
             Ok(Some((
                 row.get(1)?.unwrap_or_default(),
                 row.get(2)?.unwrap_or(false),

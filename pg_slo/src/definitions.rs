@@ -18,12 +18,11 @@ use pgrx::datum::{Interval, Time};
 use pgrx::pg_sys;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
 use pgrx::prelude::*;
-use pgrx::spi::OwnedPreparedStatement;
 use slo_core::calendar::Calendar;
 use slo_core::engine::{SloDef, SloJobDef};
 use slo_core::schedule::{self, DayUnit, SloSchedule, Window};
 use std::borrow::Cow;
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -54,14 +53,14 @@ pub(crate) type Generation = (pg_sys::Oid, i64);
 thread_local! {
     /// The statement the generation was last read in, and what it read.
     static SEEN: Cell<Option<(StatementKey, Generation)>> = const { Cell::new(None) };
-    static GENERATION_NOW: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static GENERATION_FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static JOBS: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static SLOS: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static JOBS_FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static SLOS_FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static SLOS_0_1: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static SLOS_0_1_FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static GENERATION_NOW: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static GENERATION_FRESH: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static JOBS: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static SLOS: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static JOBS_FRESH: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static SLOS_FRESH: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static SLOS_0_1: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static SLOS_0_1_FRESH: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
 }
 
 const GENERATION_SQL: &str = "SELECT tableoid, generation FROM slo.definitions_generation";
@@ -124,16 +123,15 @@ fn read_generation(fresh: bool) -> Generation {
     } else {
         &GENERATION_NOW
     };
-    let (oid, generation) = Spi::connect_mut(|client| {
+    let (oid, generation) = Spi::connect_mut(|_client| {
         statement(GENERATION_SQL, fresh, "reading slo.definitions_generation").run(
             plan,
-            client,
             &[],
-            |table| {
-                if table.is_empty() {
+            |rows| {
+                if rows.is_empty() {
                     return Ok((None, None));
                 }
-                let row = table.first();
+                let row = &rows[0];
                 Ok((row.get::<pg_sys::Oid>(1)?, row.get::<i64>(2)?))
             },
         )
@@ -244,24 +242,22 @@ fn load(generation: Generation, fresh: bool) -> Definitions {
             (true, false) => (&JOBS_FRESH, &SLOS_0_1_FRESH, SLOS_SQL_0_1),
             (false, false) => (&JOBS, &SLOS_0_1, SLOS_SQL_0_1),
         };
-    let (job_app, mut rows) = Spi::connect_mut(|client| {
-        let job_app =
-            statement(JOBS_SQL, fresh, "loading slo.job").run(jobs_plan, client, &[], |table| {
-                let mut job_app = HashMap::with_capacity(table.len());
-                for row in table {
-                    if let (Some(job), Some(app)) = (row.get::<String>(1)?, row.get::<String>(2)?) {
-                        job_app.insert(job, app);
-                    }
+    let (job_app, mut rows) = Spi::connect_mut(|_client| {
+        let job_app = statement(JOBS_SQL, fresh, "loading slo.job").run(jobs_plan, &[], |rows| {
+            let mut job_app = HashMap::with_capacity(rows.len());
+            for row in &rows {
+                if let (Some(job), Some(app)) = (row.get::<String>(1)?, row.get::<String>(2)?) {
+                    job_app.insert(job, app);
                 }
-                Ok(job_app)
-            });
+            }
+            Ok(job_app)
+        });
         let rows = statement(slos_sql, fresh, "loading slo.slo and slo.slo_job").run(
             slos_plan,
-            client,
             &[],
-            |table| {
-                let mut rows = Vec::with_capacity(table.len());
-                for row in table {
+            |found| {
+                let mut rows = Vec::with_capacity(found.len());
+                for row in &found {
                     rows.push(SloRow {
                         slo_id: row.get::<String>(1)?.unwrap_or_default(),
                         calendar_id: row.get::<String>(2)?.unwrap_or_default(),

@@ -11,20 +11,24 @@ use pgrx::datum::{Date, Time, TimestampWithTimeZone};
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
 use pgrx::pg_sys::PgBuiltInOids;
 use pgrx::prelude::*;
-use pgrx::spi::OwnedPreparedStatement;
 use slo_core::engine::EngineEvent;
 use slo_core::Status;
-use std::cell::OnceCell;
+use std::cell::Cell;
 
-/// The events of each (job, business date) pair, found through the event key's index.
+/// The events of each (job, business date) pair, found through the event key's index (`OFFSET
+/// 0` keeps the LATERAL sub-select from being flattened into a join, which the generic plan
+/// could make a scan of the whole table).
 const EVENTS_SQL: &str = "\
 SELECT e.job_id, e.business_date, e.status, e.status_time, e.run_id, e.period_start
 FROM unnest($1::text[], $2::date[]) AS k(job_id, business_date)
-JOIN slo.job_status e ON e.job_id = k.job_id AND e.business_date = k.business_date";
+CROSS JOIN LATERAL (
+  SELECT x.job_id, x.business_date, x.status, x.status_time, x.run_id, x.period_start
+  FROM slo.job_status x WHERE x.job_id = k.job_id AND x.business_date = k.business_date
+  OFFSET 0) AS e";
 
 thread_local! {
-    static NOW: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static FRESH: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static NOW: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static FRESH: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
 }
 
 /// The stored events of each (job id, business date) of `keys`. `fresh`: as committed now, with
@@ -43,10 +47,10 @@ pub(crate) fn events(keys: &[(&str, NaiveDate)], fresh: bool) -> Vec<EngineEvent
     let plan: &'static Plan = if fresh { &FRESH } else { &NOW };
     let jobs: Vec<&str> = keys.iter().map(|k| k.0).collect();
     let dates: Vec<Date> = keys.iter().map(|k| date_out(k.1)).collect();
-    Spi::connect_mut(|client| {
-        statement.run(plan, client, &[jobs.into(), dates.into()], |table| {
-            let mut out = Vec::with_capacity(table.len());
-            for row in table {
+    Spi::connect_mut(|_client| {
+        statement.run(plan, &[jobs.into(), dates.into()], |rows| {
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
                 let status: String = row.get(3)?.unwrap_or_default();
                 out.push(EngineEvent {
                     job_id: row.get(1)?.unwrap_or_default(),

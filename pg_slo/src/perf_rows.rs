@@ -23,15 +23,15 @@
 //! Writes `slo.slo_performance` (through SQL); reads nothing else.
 
 use crate::conv::{date_in, date_out, time_in, time_out, tstz_in, tstz_out};
-use crate::spi::{Plan, Statement};
+use crate::spi::{Plan, Rows, Statement};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use pgrx::datum::{Date, Time, TimestampWithTimeZone};
 use pgrx::pg_sys::PgBuiltInOids;
 use pgrx::prelude::*;
-use pgrx::spi::{OwnedPreparedStatement, SpiError, SpiTupleTable};
+use pgrx::spi::SpiError;
 use slo_core::day_state::DailyState;
 use slo_core::engine::PerformanceRow;
-use std::cell::OnceCell;
+use std::cell::Cell;
 
 /// One row to write: its values and, for a daily SLO day, the state it derives from.
 pub(crate) struct NewRow {
@@ -111,12 +111,11 @@ RETURNING p.slo_id, p.business_date, p.period_start, p.expected_start, p.expecte
 }
 
 /// Rows whose state the statement's own joins and changes are updated (`actual_start` is the
-/// least of both, as a join's earliest start is); rows written are returned when they may call
-/// for alerts (a late start, or complete, with the expected end after `$10`), and the keys of
-/// rows that exist but were not updated (their state does not join, or adds nothing; they are
-/// locked) with `written` false.
+/// least of both, as a join's earliest start is). Every row written is returned with whether it
+/// may call for alerts (a late start, or complete, with the expected end at or after `$10`); the
+/// rows of the statement that are not returned exist and were not updated (their state does not
+/// join, or adds nothing; they are locked), or were skipped by a DBA's BEFORE trigger.
 const MERGE_DAILY_SQL: &str = concat!(
-    "WITH w AS (\n",
     insert_rows!(with_state),
     "SET engine_state = slo.day_state_join(p.engine_state, excluded.engine_state),
     actual_start = least(p.actual_start, excluded.actual_start),
@@ -125,14 +124,8 @@ const MERGE_DAILY_SQL: &str = concat!(
     updated_at = now()
 WHERE slo.day_state_adds(p.engine_state, excluded.engine_state)",
     returning!("p.engine_state"),
-    ")
-SELECT w.*, true AS written FROM w
-WHERE (w.actual_start > w.expected_start OR w.actual_end IS NOT NULL) AND w.expected_end >= $10
-UNION ALL
-SELECT u.slo_id, u.business_date, u.period_start, NULL, NULL, NULL, NULL, NULL, NULL, false
-FROM unnest($1::text[], $2::date[], $3::time[]) AS u(slo_id, business_date, period_start)
-WHERE NOT EXISTS (SELECT 1 FROM w WHERE w.slo_id = u.slo_id AND w.business_date = u.business_date
-                                    AND w.period_start = u.period_start)"
+    ",
+          (p.actual_start > p.expected_start OR p.actual_end IS NOT NULL) AND p.expected_end >= $10"
 );
 
 /// Every column is replaced; `engine_state` too, when the table has it ([`REPLACE_SQL_0_1`] is
@@ -162,10 +155,10 @@ WHERE (p.expected_start, p.expected_end, p.actual_start, p.actual_end, p.failed_
 );
 
 thread_local! {
-    static MERGE_DAILY: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static REPLACE: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static REPLACE_0_1: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
-    static STORED_STATES: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+    static MERGE_DAILY: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static REPLACE: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static REPLACE_0_1: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
+    static STORED_STATES: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
 }
 
 /// Inserts daily rows, or joins their states into the stored ones. Returns the rows written that
@@ -174,25 +167,33 @@ thread_local! {
 /// them), or the statement's adds nothing to it. Those are locked until the transaction ends.
 /// A row a DBA's BEFORE trigger skipped is among the latter too.
 pub(crate) fn merge_daily(rows: &[NewRow], window_start: DateTime<Utc>) -> Merged {
-    let mut merged = Merged::default();
-    for (w, written) in write(
+    let out = write(
         rows,
         Some(window_start),
         "merging daily states into slo.slo_performance",
         MERGE_DAILY_SQL,
         &MERGE_DAILY,
-    ) {
-        if written {
-            merged.to_check.push(w);
-        } else {
-            merged.not_written.push((w.row.slo_id, w.row.business_date));
-        }
+    );
+    let written: std::collections::HashSet<(&str, NaiveDate)> = out
+        .iter()
+        .map(|(w, _)| (w.row.slo_id.as_str(), w.row.business_date))
+        .collect();
+    let not_written = rows
+        .iter()
+        .filter(|r| !written.contains(&(r.row.slo_id.as_str(), r.row.business_date)))
+        .map(|r| (r.row.slo_id.clone(), r.row.business_date))
+        .collect();
+    Merged {
+        to_check: out
+            .into_iter()
+            .filter(|(_, candidate)| *candidate)
+            .map(|(w, _)| w)
+            .collect(),
+        not_written,
     }
-    merged
 }
 
 /// What [`merge_daily`] did.
-#[derive(Default)]
 pub(crate) struct Merged {
     /// Rows written that may call for alerts.
     pub to_check: Vec<Written>,
@@ -200,11 +201,15 @@ pub(crate) struct Merged {
     pub not_written: Vec<(String, NaiveDate)>,
 }
 
+/// One primary-key probe per SLO day (a LATERAL sub-select with LIMIT is never flattened into
+/// a join, so the generic plan cannot turn it into a scan of the whole table).
 const STORED_STATES_SQL: &str = "\
-SELECT p.slo_id, p.business_date, p.engine_state
+SELECT u.slo_id, u.business_date, p.engine_state
 FROM unnest($1::text[], $2::date[]) AS u(slo_id, business_date)
-JOIN slo.slo_performance p
-  ON p.slo_id = u.slo_id AND p.business_date = u.business_date AND p.period_start = '00:00'";
+CROSS JOIN LATERAL (
+  SELECT x.engine_state FROM slo.slo_performance x
+  WHERE x.slo_id = u.slo_id AND x.business_date = u.business_date AND x.period_start = '00:00'
+  LIMIT 1) AS p";
 
 /// The daily states stored for the given SLO days, as committed now (rows this transaction has
 /// locked: their latest version).
@@ -219,23 +224,18 @@ pub(crate) fn stored_states(
     };
     let ids: Vec<&str> = days.iter().map(|d| d.0.as_str()).collect();
     let dates: Vec<Date> = days.iter().map(|d| date_out(d.1)).collect();
-    Spi::connect_mut(|client| {
-        statement.run(
-            &STORED_STATES,
-            client,
-            &[ids.into(), dates.into()],
-            |table| {
-                let mut out = Vec::with_capacity(table.len());
-                for r in table {
-                    out.push((
-                        r.get::<String>(1)?.unwrap_or_default(),
-                        r.get::<Date>(2)?.map_or(NaiveDate::MIN, date_in),
-                        r.get::<Vec<u8>>(3)?,
-                    ));
-                }
-                Ok(out)
-            },
-        )
+    Spi::connect_mut(|_client| {
+        statement.run(&STORED_STATES, &[ids.into(), dates.into()], |rows| {
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push((
+                    r.get::<String>(1)?.unwrap_or_default(),
+                    r.get::<Date>(2)?.map_or(NaiveDate::MIN, date_in),
+                    r.get::<Vec<u8>>(3)?,
+                ));
+            }
+            Ok(out)
+        })
     })
 }
 
@@ -254,7 +254,8 @@ pub(crate) fn replace(rows: &[NewRow], keeps_state: bool) -> Vec<Written> {
 }
 
 /// Runs one of the statements over `rows` (and `window_start` as `$10`, for the merge); returns
-/// the rows it returns, each with whether it was written.
+/// the rows it returns, each with whether it may call for alerts (true for every row written by
+/// a statement that does not say).
 fn write(
     rows: &[NewRow],
     window_start: Option<DateTime<Utc>>,
@@ -311,14 +312,14 @@ fn write(
     if let Some(w) = window_start {
         args.push(tstz_out(w).into());
     }
-    Spi::connect_mut(|client| statement.run(plan, client, &args, read_written))
+    Spi::connect_mut(|_client| statement.run(plan, &args, read_written))
 }
 
-fn read_written(table: SpiTupleTable<'_>) -> Result<Vec<(Written, bool)>, SpiError> {
-    let mut out = Vec::with_capacity(table.len());
-    let flagged = table.columns()? > 9;
-    for r in table {
-        let written = !flagged || r.get::<bool>(10)?.unwrap_or(true);
+fn read_written(rows: Rows<'_>) -> Result<Vec<(Written, bool)>, SpiError> {
+    let mut out = Vec::with_capacity(rows.len());
+    let flagged = rows.first().is_some_and(|r| r.columns() > 9);
+    for r in &rows {
+        let candidate = !flagged || r.get::<bool>(10)?.unwrap_or(false);
         let instant = |v: Option<TimestampWithTimeZone>| v.map(tstz_in);
         out.push((
             Written {
@@ -334,7 +335,7 @@ fn read_written(table: SpiTupleTable<'_>) -> Result<Vec<(Written, bool)>, SpiErr
                 },
                 state: r.get::<Vec<u8>>(9)?,
             },
-            written,
+            candidate,
         ));
     }
     Ok(out)
