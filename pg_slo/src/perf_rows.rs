@@ -321,22 +321,28 @@ fn read_written(rows: Rows<'_>) -> Result<Vec<(Written, bool)>, SpiError> {
     for r in &rows {
         let candidate = !flagged || r.get::<bool>(10)?.unwrap_or(false);
         let instant = |v: Option<TimestampWithTimeZone>| v.map(tstz_in);
-        out.push((
-            Written {
-                row: PerformanceRow {
-                    slo_id: r.get(1)?.unwrap_or_default(),
-                    business_date: r.get::<Date>(2)?.map_or(NaiveDate::MIN, date_in),
-                    period_start: r.get::<Time>(3)?.map_or(NaiveTime::MIN, time_in),
-                    expected_start: instant(r.get(4)?).unwrap_or_default(),
-                    expected_end: instant(r.get(5)?).unwrap_or_default(),
-                    actual_start: instant(r.get(6)?),
-                    actual_end: instant(r.get(7)?),
-                    failed_runs: i64::from(r.get::<i32>(8)?.unwrap_or(0)),
-                },
-                state: r.get::<Vec<u8>>(9)?,
-            },
-            candidate,
-        ));
+        let mut row = PerformanceRow {
+            slo_id: r.get(1)?.unwrap_or_default(),
+            business_date: r.get::<Date>(2)?.map_or(NaiveDate::MIN, date_in),
+            period_start: r.get::<Time>(3)?.map_or(NaiveTime::MIN, time_in),
+            expected_start: DateTime::<Utc>::MIN_UTC,
+            expected_end: DateTime::<Utc>::MIN_UTC,
+            actual_start: None,
+            actual_end: None,
+            failed_runs: 0,
+        };
+        // The rest only of the rows the caller looks at (a batch writes hundreds of rows, few of
+        // which may call for alerts).
+        let mut state = None;
+        if candidate {
+            row.expected_start = instant(r.get(4)?).unwrap_or_default();
+            row.expected_end = instant(r.get(5)?).unwrap_or_default();
+            row.actual_start = instant(r.get(6)?);
+            row.actual_end = instant(r.get(7)?);
+            row.failed_runs = i64::from(r.get::<i32>(8)?.unwrap_or(0));
+            state = r.get::<Vec<u8>>(9)?;
+        }
+        out.push((Written { row, state }, candidate));
     }
     Ok(out)
 }
