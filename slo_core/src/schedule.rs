@@ -116,16 +116,20 @@ fn gap_end(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     if lo > hi {
         std::mem::swap(&mut lo, &mut hi);
     }
-    // Invariant: the offset at `hi` is the after-gap one; at `lo` it is not.
-    while hi - lo > Duration::microseconds(1) {
+    // Invariant: the offset at `hi` is the after-gap one; at `lo` it is not. Bisected in whole
+    // microseconds (PostgreSQL's precision), so that every local time of one gap ends on the
+    // same instant: halving a span of nanoseconds could stop a fraction of a microsecond apart.
+    let (mut lo, mut hi) = (lo.timestamp_micros(), hi.timestamp_micros());
+    while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if tz.offset_from_utc_datetime(&mid.naive_utc()).fix() == after {
+        let at = DateTime::<Utc>::from_timestamp_micros(mid).expect("between two instants");
+        if tz.offset_from_utc_datetime(&at.naive_utc()).fix() == after {
             hi = mid;
         } else {
             lo = mid;
         }
     }
-    hi
+    DateTime::<Utc>::from_timestamp_micros(hi).expect("an instant")
 }
 
 /// The intraday window of an SLO: period starts from `start`, stepping by `period`, while they
@@ -685,6 +689,16 @@ mod tests {
             Offset::hours_minutes(1, 4, 0)
         )
         .is_ok());
+    }
+
+    #[test]
+    fn every_local_time_of_one_gap_resolves_to_the_same_instant() {
+        // London springs forward at 01:00 GMT on 29 March 2026: 01:01 and 01:38 never happen.
+        let at = |h, m| d("2026-03-29").and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap());
+        let change = "2026-03-29T01:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(resolve_local(LONDON, at(1, 1)), change);
+        assert_eq!(resolve_local(LONDON, at(1, 38)), change);
+        assert_eq!(resolve_local(LONDON, at(1, 59)), change);
     }
 
     proptest! {
