@@ -458,10 +458,8 @@ async fn load_each_alone(
         if *refused {
             continue;
         }
-        let savepoint = client.transaction().await?;
-        match event_writer::insert(&savepoint, std::slice::from_ref(e), poster).await? {
+        match event_writer::insert_alone(client, e, poster).await? {
             Inserted::Stored(o) => {
-                savepoint.commit().await?;
                 loaded.stored += o.accepted;
                 loaded.duplicates += o.duplicates;
                 let d = e.business_date();
@@ -469,7 +467,6 @@ async fn load_each_alone(
                 loaded.last = Some(loaded.last.map_or(d, |l| l.max(d)));
             }
             Inserted::Constraint(c) => {
-                savepoint.rollback().await?;
                 let v = c.violation(1);
                 problems
                     .entry(i)

@@ -266,6 +266,24 @@ fn refused_by(e: tokio_postgres::Error) -> Result<Inserted, tokio_postgres::Erro
     }
 }
 
+/// Inserts one event alone, under a savepoint of `tx` ([`insert`]): kept when it is stored,
+/// undone otherwise, so that a refusal leaves the rest of the transaction usable (the Kafka
+/// consumer and the backfill store a batch a database constraint refused one event at a time).
+pub async fn insert_alone(
+    tx: &mut deadpool_postgres::Transaction<'_>,
+    event: &JobStatusEvent,
+    poster: Poster<'_>,
+) -> Result<Inserted, tokio_postgres::Error> {
+    let savepoint = tx.transaction().await?;
+    let inserted = insert(&savepoint, std::slice::from_ref(event), poster).await?;
+    if matches!(inserted, Inserted::Stored(_)) {
+        savepoint.commit().await?;
+    } else {
+        savepoint.rollback().await?;
+    }
+    Ok(inserted)
+}
+
 /// Stores events of one poster with one statement, on any client or transaction; the poster's
 /// client id is stored on every row. The path of the API, the Kafka consumer and the backfill's
 /// rows stored one by one.

@@ -269,10 +269,8 @@ async fn store_batch_as(
             continue;
         }
         for (m, event) in received {
-            let savepoint = tx.transaction().await?;
-            match event_writer::insert(&savepoint, std::slice::from_ref(event), poster).await? {
+            match event_writer::insert_alone(&mut tx, event, poster).await? {
                 Inserted::Stored(o) => {
-                    savepoint.commit().await?;
                     outcome.stored += o.accepted;
                     outcome.duplicates += o.duplicates;
                 }
@@ -280,7 +278,6 @@ async fn store_batch_as(
                     return Err(StoreError::OwnershipChanged)
                 }
                 Inserted::Constraint(c) => {
-                    savepoint.rollback().await?;
                     dead.push((*m, Unstorable::database_constraint(&c.violation(1))));
                 }
             }
