@@ -12,13 +12,15 @@
 //!   states (`slo.day_state_join`, an immutable function), with the row's columns derived from the
 //!   join. PostgreSQL's `ON CONFLICT DO UPDATE` locks the stored row and works on its latest
 //!   version, so concurrent writers of one SLO day each add their events, in any order. A stored
-//!   row whose state cannot be joined (none, or made under other definitions) is locked and left
-//!   as it is, and not returned: the caller rebuilds those days from their events and writes them
-//!   with [`replace`].
+//!   row the statement's state adds nothing to, or whose state cannot be joined (none, or made
+//!   under other definitions), is locked and left as it is: [`stored_states`] then tells the
+//!   two apart, and the caller rebuilds the latter from their events and writes them with
+//!   [`replace`].
 //! - [`replace`]: rows computed from all of a day's events (intraday SLO days; rebuilt daily
 //!   days; `slo.recompute`), written over what is stored, unless equal.
 //!
-//! `updated_at` moves only when a row changes. Both return the rows they wrote, for alerts.
+//! `updated_at` moves only when a row changes. Both return the rows written that may call for
+//! alerts. Their plans are generic plans (`spi.rs`).
 //!
 //! Writes `slo.slo_performance` (through SQL); reads nothing else.
 
