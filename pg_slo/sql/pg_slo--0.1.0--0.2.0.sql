@@ -188,7 +188,7 @@ COMMENT ON FUNCTION slo.materialize_due(date, date, timestamptz, timestamptz) IS
 -- slo.slo_performance is written by INSERT ... ON CONFLICT DO UPDATE through SPI; a daily row
 -- takes the join of its stored state and the statement's own, in these immutable functions.
 CREATE FUNCTION slo.day_rebuilds() RETURNS bigint /* i64 */
-STRICT VOLATILE PARALLEL SAFE
+STRICT VOLATILE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'day_rebuilds_wrapper';
 CREATE FUNCTION slo.day_state_adds(

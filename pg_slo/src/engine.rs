@@ -347,7 +347,7 @@ thread_local! {
 
 /// How many daily SLO days this backend has rebuilt from all their events (rather than merged
 /// new events into their stored state) since it started: for tests and diagnostics.
-#[pg_extern(volatile, parallel_safe)]
+#[pg_extern(volatile, parallel_restricted)]
 fn day_rebuilds() -> i64 {
     DAY_REBUILDS.get()
 }
