@@ -191,13 +191,20 @@ CREATE FUNCTION slo.day_rebuilds() RETURNS bigint /* i64 */
 STRICT VOLATILE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'day_rebuilds_wrapper';
-CREATE FUNCTION slo.day_state_adds(
-	"stored" bytea, /* & [u8] */
+CREATE FUNCTION slo.day_state_joins(
+	"stored" bytea, /* Option < & [u8] > */
 	"new" bytea /* & [u8] */
 ) RETURNS bool /* bool */
-IMMUTABLE STRICT PARALLEL SAFE
+IMMUTABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'day_state_adds_wrapper';
+AS 'MODULE_PATHNAME', 'day_state_joins_wrapper';
+CREATE FUNCTION slo.day_state_needs_write(
+	"stored" bytea, /* Option < & [u8] > */
+	"new" bytea /* & [u8] */
+) RETURNS bool /* bool */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'day_state_needs_write_wrapper';
 CREATE FUNCTION slo.day_state_end(
 	"stored" bytea, /* & [u8] */
 	"new" bytea /* & [u8] */
@@ -219,9 +226,12 @@ CREATE FUNCTION slo.day_state_join(
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'day_state_join_wrapper';
-COMMENT ON FUNCTION slo.day_state_adds(bytea, bytea) IS
-  'Internal to the engine: true when a new daily state (slo_performance.engine_state) joins the stored one (made for '
-  'the same jobs under the same definitions of their SLO) and adds something to it.';
+COMMENT ON FUNCTION slo.day_state_joins(bytea, bytea) IS
+  'Internal to the engine: true when the stored daily state (slo_performance.engine_state; NULL: none) and a new one '
+  'can be joined (made for the same jobs under the same definitions of their SLO).';
+COMMENT ON FUNCTION slo.day_state_needs_write(bytea, bytea) IS
+  'Internal to the engine: true when a new daily state adds something to the stored one, or cannot be joined with it '
+  '(the row is then rebuilt from its events).';
 COMMENT ON FUNCTION slo.day_state_join(bytea, bytea) IS
   'Internal to the engine: the join of two daily states (the state of the union of their events); the stored one '
   'when they cannot be joined.';

@@ -467,7 +467,6 @@ impl Run {
                     .iter()
                     .filter_map(|day| own_state(&defs, day, events).map(|(r, s)| ((*day, s), r)))
                     .unzip();
-                let merged = perf_rows::merge_daily(&rows, alerts::window_start(now));
                 // Rows are in key order: the statement's own state of a key, by binary search.
                 let own_of = |slo_id: &str, date: NaiveDate| {
                     rows.binary_search_by(|r| {
@@ -476,28 +475,21 @@ impl Run {
                     .ok()
                     .map(|k| &own[k])
                 };
-                for w in merged.to_check {
-                    if own_of(&w.row.slo_id, w.row.business_date)
-                        .is_some_and(|(_, state)| merge_may_alert(state, &w))
-                    {
+                for (w, candidate) in perf_rows::merge_daily(&rows, alerts::window_start(now)) {
+                    let Some((day, state)) = own_of(&w.row.slo_id, w.row.business_date) else {
+                        continue;
+                    };
+                    // A stored state the statement's does not join was written unchanged, to be
+                    // rebuilt from the day's events.
+                    let joins = w
+                        .state
+                        .as_deref()
+                        .and_then(DailyState::decode_any)
+                        .is_some_and(|s| s.join(state).is_some());
+                    if !joins {
+                        to_rebuild.push(day);
+                    } else if candidate && merge_may_alert(state, &w) {
                         check.push(w.row);
-                    }
-                }
-                // Rows not updated: the statement's state adds nothing to the stored one (nothing
-                // to do), or cannot be joined with it (rebuilt from the day's events). A row a
-                // DBA's BEFORE trigger skipped has no stored version: nothing to do either.
-                if !merged.not_written.is_empty() {
-                    for (slo_id, date, stored) in perf_rows::stored_states(&merged.not_written) {
-                        let Some((day, state)) = own_of(&slo_id, date) else {
-                            continue;
-                        };
-                        let joins = stored
-                            .as_deref()
-                            .and_then(DailyState::decode_any)
-                            .is_some_and(|s| s.join(state).is_some());
-                        if !joins {
-                            to_rebuild.push(day);
-                        }
                     }
                 }
             }

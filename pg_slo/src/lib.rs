@@ -72,7 +72,8 @@ extension_sql_file!(
         engine::job_status_after_insert,
         engine::refresh_slo_days,
         engine::day_rebuilds,
-        perf_rows::day_state_adds,
+        perf_rows::day_state_joins,
+        perf_rows::day_state_needs_write,
         perf_rows::day_state_join,
         perf_rows::day_state_end,
         perf_rows::day_state_failed_runs

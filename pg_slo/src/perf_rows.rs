@@ -12,10 +12,9 @@
 //!   states (`slo.day_state_join`, an immutable function), with the row's columns derived from the
 //!   join. PostgreSQL's `ON CONFLICT DO UPDATE` locks the stored row and works on its latest
 //!   version, so concurrent writers of one SLO day each add their events, in any order. A stored
-//!   row the statement's state adds nothing to, or whose state cannot be joined (none, or made
-//!   under other definitions), is locked and left as it is: [`stored_states`] then tells the
-//!   two apart, and the caller rebuilds the latter from their events and writes them with
-//!   [`replace`].
+//!   row the statement's state adds nothing to is left alone; one whose state cannot be joined
+//!   (none, or made under other definitions) is written unchanged, so that it is locked and
+//!   returned, and the caller rebuilds it from its events and writes it with [`replace`].
 //! - [`replace`]: rows computed from all of a day's events (intraday SLO days; rebuilt daily
 //!   days; `slo.recompute`), written over what is stored, unless equal.
 //!
@@ -113,18 +112,24 @@ RETURNING p.slo_id, p.business_date, p.period_start, p.expected_start, p.expecte
 }
 
 /// Rows whose state the statement's own joins and changes are updated (`actual_start` is the
-/// least of both, as a join's earliest start is). Every row written is returned with whether it
-/// may call for alerts (a late start, or complete, with the expected end at or after `$10`); the
-/// rows of the statement that are not returned exist and were not updated (their state does not
-/// join, or adds nothing; they are locked), or were skipped by a DBA's BEFORE trigger.
+/// least of both, as a join's earliest start is); rows whose state cannot be joined (none, or
+/// made under other definitions) are written unchanged, so that they are locked and returned
+/// (the caller rebuilds them); rows the statement adds nothing to are left alone and not
+/// returned. Every row returned comes with whether it may call for alerts (a late start, or
+/// complete, with the expected end at or after `$10`).
 const MERGE_DAILY_SQL: &str = concat!(
     insert_rows!(with_state),
     "SET engine_state = slo.day_state_join(p.engine_state, excluded.engine_state),
-    actual_start = least(p.actual_start, excluded.actual_start),
-    actual_end = slo.day_state_end(p.engine_state, excluded.engine_state),
-    failed_runs = slo.day_state_failed_runs(p.engine_state, excluded.engine_state),
-    updated_at = now()
-WHERE slo.day_state_adds(p.engine_state, excluded.engine_state)",
+    actual_start = CASE WHEN slo.day_state_joins(p.engine_state, excluded.engine_state)
+                        THEN least(p.actual_start, excluded.actual_start) ELSE p.actual_start END,
+    actual_end = CASE WHEN slo.day_state_joins(p.engine_state, excluded.engine_state)
+                      THEN slo.day_state_end(p.engine_state, excluded.engine_state) ELSE p.actual_end END,
+    failed_runs = CASE WHEN slo.day_state_joins(p.engine_state, excluded.engine_state)
+                       THEN slo.day_state_failed_runs(p.engine_state, excluded.engine_state)
+                       ELSE p.failed_runs END,
+    updated_at = CASE WHEN slo.day_state_joins(p.engine_state, excluded.engine_state)
+                      THEN now() ELSE p.updated_at END
+WHERE slo.day_state_needs_write(p.engine_state, excluded.engine_state)",
     returning!("p.engine_state"),
     ",
           (p.actual_start > p.expected_start OR p.actual_end IS NOT NULL) AND p.expected_end >= $10"
@@ -160,85 +165,21 @@ thread_local! {
     static MERGE_DAILY: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
     static REPLACE: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
     static REPLACE_0_1: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
-    static STORED_STATES: Cell<Option<pgrx::pg_sys::SPIPlanPtr>> = const { Cell::new(None) };
 }
 
-/// Inserts daily rows, or joins their states into the stored ones. Returns the rows written that
-/// may call for alerts (expected end at or after `window_start`), and the keys of the rows that
-/// exist and were not updated: their state does not join the statement's (the caller rebuilds
-/// them), or the statement's adds nothing to it. Those are locked until the transaction ends.
-/// A row a DBA's BEFORE trigger skipped is among the latter too.
-pub(crate) fn merge_daily(rows: &[NewRow], window_start: DateTime<Utc>) -> Merged {
-    let out = write(
+/// Inserts daily rows, or joins their states into the stored ones. Returns every row written,
+/// with its state and whether it may call for alerts (expected end at or after `window_start`):
+/// a row returned with a state the statement's does not join is one to rebuild (it is locked
+/// until the transaction ends). Rows the statement adds nothing to, and rows a DBA's BEFORE
+/// trigger skipped, are not returned.
+pub(crate) fn merge_daily(rows: &[NewRow], window_start: DateTime<Utc>) -> Vec<(Written, bool)> {
+    write(
         rows,
         Some(window_start),
         "merging daily states into slo.slo_performance",
         MERGE_DAILY_SQL,
         &MERGE_DAILY,
-    );
-    let written: std::collections::HashSet<(&str, NaiveDate)> = out
-        .iter()
-        .map(|(w, _)| (w.row.slo_id.as_str(), w.row.business_date))
-        .collect();
-    let not_written = rows
-        .iter()
-        .filter(|r| !written.contains(&(r.row.slo_id.as_str(), r.row.business_date)))
-        .map(|r| (r.row.slo_id.clone(), r.row.business_date))
-        .collect();
-    Merged {
-        to_check: out
-            .into_iter()
-            .filter(|(_, candidate)| *candidate)
-            .map(|(w, _)| w)
-            .collect(),
-        not_written,
-    }
-}
-
-/// What [`merge_daily`] did.
-pub(crate) struct Merged {
-    /// Rows written that may call for alerts.
-    pub to_check: Vec<Written>,
-    /// Daily SLO days not written (slo_id, business_date).
-    pub not_written: Vec<(String, NaiveDate)>,
-}
-
-/// One primary-key probe per SLO day (a LATERAL sub-select with LIMIT is never flattened into
-/// a join, so the generic plan cannot turn it into a scan of the whole table).
-const STORED_STATES_SQL: &str = "\
-SELECT u.slo_id, u.business_date, p.engine_state
-FROM unnest($1::text[], $2::date[]) AS u(slo_id, business_date)
-CROSS JOIN LATERAL (
-  SELECT x.engine_state FROM slo.slo_performance x
-  WHERE x.slo_id = u.slo_id AND x.business_date = u.business_date AND x.period_start = '00:00'
-  LIMIT 1) AS p";
-
-/// The daily states stored for the given SLO days, as committed now (rows this transaction has
-/// locked: their latest version).
-pub(crate) fn stored_states(
-    days: &[(String, NaiveDate)],
-) -> Vec<(String, NaiveDate, Option<Vec<u8>>)> {
-    let statement = Statement {
-        sql: STORED_STATES_SQL,
-        args: &[PgBuiltInOids::TEXTARRAYOID, PgBuiltInOids::DATEARRAYOID],
-        fresh: true,
-        doing: "reading daily states of slo.slo_performance",
-    };
-    let ids: Vec<&str> = days.iter().map(|d| d.0.as_str()).collect();
-    let dates: Vec<Date> = days.iter().map(|d| date_out(d.1)).collect();
-    Spi::connect_mut(|_client| {
-        statement.run(&STORED_STATES, &[ids.into(), dates.into()], |rows| {
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                out.push((
-                    r.get::<String>(1)?.unwrap_or_default(),
-                    r.get::<Date>(2)?.map_or(NaiveDate::MIN, date_in),
-                    r.get::<Vec<u8>>(3)?,
-                ));
-            }
-            Ok(out)
-        })
-    })
+    )
 }
 
 /// Writes rows computed from all their events over the stored ones; returns the rows that
@@ -333,17 +274,16 @@ fn read_written(rows: Rows<'_>) -> Result<Vec<(Written, bool)>, SpiError> {
             actual_end: None,
             failed_runs: 0,
         };
-        // The rest only of the rows the caller looks at (a batch writes hundreds of rows, few of
-        // which may call for alerts).
-        let mut state = None;
+        // The other columns only of the rows the caller looks at (a batch writes hundreds of
+        // rows, few of which may call for alerts).
         if candidate {
             row.expected_start = instant(r.get(4)?).unwrap_or_default();
             row.expected_end = instant(r.get(5)?).unwrap_or_default();
             row.actual_start = instant(r.get(6)?);
             row.actual_end = instant(r.get(7)?);
             row.failed_runs = i64::from(r.get::<i32>(8)?.unwrap_or(0));
-            state = r.get::<Vec<u8>>(9)?;
         }
+        let state = r.get::<Vec<u8>>(9)?;
         out.push((Written { row, state }, candidate));
     }
     Ok(out)
@@ -360,11 +300,21 @@ fn joined(stored: &[u8], new: &[u8]) -> Option<DailyState> {
     DailyState::decode_any(stored)?.join(&DailyState::decode_any(new)?)
 }
 
-/// True when the new daily state joins the stored one and adds something to it: the rows the
-/// engine's merge updates.
-#[pg_extern(immutable, strict, parallel_safe)]
-fn day_state_adds(stored: &[u8], new: &[u8]) -> bool {
-    joined(stored, new).is_some_and(|j| j.encode() != stored)
+/// True when the stored daily state (NULL: none) and the new one can be joined.
+#[pg_extern(immutable, parallel_safe)]
+fn day_state_joins(stored: Option<&[u8]>, new: &[u8]) -> bool {
+    stored.is_some_and(|s| joined(s, new).is_some())
+}
+
+/// True when the engine's merge must write the stored row: the new state joins the stored one
+/// and adds something to it, or cannot be joined with it (NULL: no state) and the row is to be
+/// rebuilt.
+#[pg_extern(immutable, parallel_safe)]
+fn day_state_needs_write(stored: Option<&[u8]>, new: &[u8]) -> bool {
+    match stored {
+        None => true,
+        Some(s) => joined(s, new).is_none_or(|j| j.encode() != s),
+    }
 }
 
 /// The join of two daily states (the state of the union of their events); the stored state

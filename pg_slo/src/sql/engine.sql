@@ -71,9 +71,12 @@ COMMENT ON FUNCTION slo.lock_slo_days(text[], date[]) IS
   'in order, exclusively), as a writer that recomputes SLO days from their events holds them.';
 
 -- ---- Daily states (Rust: perf_rows.rs, engine.rs) -------------------------------------------
-COMMENT ON FUNCTION slo.day_state_adds(bytea, bytea) IS
-  'Internal to the engine: true when a new daily state (slo_performance.engine_state) joins the stored one (made for '
-  'the same jobs under the same definitions of their SLO) and adds something to it.';
+COMMENT ON FUNCTION slo.day_state_joins(bytea, bytea) IS
+  'Internal to the engine: true when the stored daily state (slo_performance.engine_state; NULL: none) and a new one '
+  'can be joined (made for the same jobs under the same definitions of their SLO).';
+COMMENT ON FUNCTION slo.day_state_needs_write(bytea, bytea) IS
+  'Internal to the engine: true when a new daily state adds something to the stored one, or cannot be joined with it '
+  '(the row is then rebuilt from its events).';
 COMMENT ON FUNCTION slo.day_state_join(bytea, bytea) IS
   'Internal to the engine: the join of two daily states (the state of the union of their events); the stored one '
   'when they cannot be joined.';
