@@ -95,14 +95,17 @@ const SLOS_SQL: &str = slos_sql!(
 /// the engine keeps no daily states there).
 const SLOS_SQL_0_1: &str = slos_sql!("0::bigint", "", "");
 
-/// True when `slo.<name>` exists (a catalog cache lookup; tables of later releases are missing
-/// from a database of release 0.1.0 until `ALTER EXTENSION pg_slo UPDATE`).
-pub(crate) fn table_exists(name: &std::ffi::CStr) -> bool {
+/// The OID of table `slo.<name>`, when it exists (a catalog cache lookup; tables of later
+/// releases are missing from a database of release 0.1.0 until `ALTER EXTENSION pg_slo UPDATE`).
+pub(crate) fn table_oid(name: &std::ffi::CStr) -> Option<pg_sys::Oid> {
     // SAFETY: catalog cache lookups by name; no row of any table is read.
     unsafe {
         let namespace = pg_sys::get_namespace_oid(c"slo".as_ptr(), true);
-        namespace != pg_sys::InvalidOid
-            && pg_sys::get_relname_relid(name.as_ptr(), namespace) != pg_sys::InvalidOid
+        if namespace == pg_sys::InvalidOid {
+            return None;
+        }
+        let rel = pg_sys::get_relname_relid(name.as_ptr(), namespace);
+        (rel != pg_sys::InvalidOid).then_some(rel)
     }
 }
 
@@ -234,7 +237,7 @@ struct SloRow {
 
 /// Loads the definitions through SQL (a backend loads them once per generation).
 fn load(generation: Generation, fresh: bool) -> Definitions {
-    let versioned = table_exists(c"slo_definition_version");
+    let versioned = table_oid(c"slo_definition_version").is_some();
     let (jobs_plan, slos_plan, slos_sql): (&'static Plan, &'static Plan, &'static str) =
         match (fresh, versioned) {
             (true, true) => (&JOBS_FRESH, &SLOS_FRESH, SLOS_SQL),

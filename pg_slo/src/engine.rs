@@ -355,13 +355,11 @@ fn day_rebuilds() -> i64 {
 /// True when `slo.slo_performance` keeps the engine's states (`engine_state`; false on a table
 /// of release 0.1.0 until `ALTER EXTENSION pg_slo UPDATE`).
 fn table_keeps_state() -> bool {
-    // SAFETY: catalog cache lookups by name; no row of any table is read.
-    definitions::table_exists(c"slo_performance")
-        && unsafe {
-            let namespace = pg_sys::get_namespace_oid(c"slo".as_ptr(), false);
-            let rel = pg_sys::get_relname_relid(c"slo_performance".as_ptr(), namespace);
-            pg_sys::get_attnum(rel, c"engine_state".as_ptr()) != pg_sys::InvalidAttrNumber as i16
-        }
+    definitions::table_oid(c"slo_performance").is_some_and(|rel| {
+        // SAFETY: a catalog cache lookup by name; no row of any table is read.
+        let attnum = unsafe { pg_sys::get_attnum(rel, c"engine_state".as_ptr()) };
+        attnum != pg_sys::InvalidAttrNumber as i16
+    })
 }
 
 /// One statement's work on `slo.slo_performance`: its SLO days and the definitions as committed
